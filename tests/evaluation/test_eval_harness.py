@@ -223,3 +223,23 @@ def test_split_and_aggregate_metrics_naming():
         {"top1": 0.6, "top1_std": math.sqrt(0.02)})
     with pytest.raises(ValueError):
         split_metrics({})
+
+
+def test_attribute_accuracy_counts_the_right_attribute_with_the_wrong_class():
+    from hfvideoclip.evaluation.harness import EvalOutput, attribute_accuracy
+
+    # classes: 0 = circle left, 1 = circle right, 2 = star left
+    shapes = ["circle", "circle", "star", "star"]
+    motions = ["left", "right", "left", "left"]
+    labels = torch.tensor([0, 1, 2, 2])
+    predicted = torch.tensor([1, 1, 0, 2])  # wrong (same shape), right, wrong (same motion), right
+    scores = F.one_hot(predicted, 3).float()
+    assert attribute_accuracy(scores, labels, shapes) == pytest.approx(3 / 4)
+    assert attribute_accuracy(scores, labels, motions) == pytest.approx(3 / 4)
+    assert attribute_accuracy(scores, labels, ["bg"] * 4) is None  # one value for every class
+    assert attribute_accuracy(scores, labels, ["a", "b", "c", "d"]) is None  # class 2's videos disagree
+    output = EvalOutput(scores=scores, labels=labels, class_names=["x", "y", "z"], video_paths=list("abcd"),
+                        attributes={"shape": shapes, "motion": motions})
+    metrics = output.metrics("novel_")
+    assert metrics["novel_top1"] == pytest.approx(0.5)
+    assert metrics["novel_shape_top1"] == pytest.approx(0.75) and metrics["novel_motion_top1"] == pytest.approx(0.75)

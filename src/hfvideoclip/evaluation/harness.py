@@ -30,6 +30,10 @@ from ..text.templates import KINETICS_TEMPLATES
 from .metrics import harmonic_mean, mean_std, per_class_accuracy, topk_accuracy
 
 MOTION_KIND_COLUMN = "motion_kind"
+ATTRIBUTE_COLUMNS = ("colour", "shape", "motion")
+"""Optional per-video metadata columns; when every class has one value of a column and the classes differ in it,
+the metrics include ``<attribute>_top1``: how often the top-1 class has the true class's value (e.g. the right
+shape with the wrong motion). On the toy world it separates what a model knows about objects from motion."""
 _DEFAULT_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _DEFAULT_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -67,6 +71,8 @@ class EvalOutput:
     logits: torch.Tensor | None = None
     motion_kinds: list[str] | None = None
     examples: list[MisclassifiedExample] = field(default_factory=list)
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    """Per-video values of the dataset's `ATTRIBUTE_COLUMNS` (column -> list of num_videos values)."""
 
     def metrics(self, prefix: str = "") -> dict[str, float]:
         """``{prefix}top1``, ``{prefix}top5`` (top-min(5, C)) and ``{prefix}top1_<kind>`` per motion kind, in [0, 1]."""
@@ -76,11 +82,34 @@ class EvalOutput:
             for kind in sorted(set(self.motion_kinds)):
                 rows = torch.tensor([k == kind for k in self.motion_kinds])
                 out[f"{prefix}top1_{metric_suffix(kind)}"] = topk_accuracy(self.scores[rows], self.labels[rows], 1)
+        for column, values in self.attributes.items():
+            accuracy = attribute_accuracy(self.scores, self.labels, values)
+            if accuracy is not None:
+                out[f"{prefix}{column}_top1"] = accuracy
         return out
 
     def per_class_accuracy(self) -> torch.Tensor:
         """Top-1 accuracy per class (num_classes,), NaN for classes without videos."""
         return per_class_accuracy(self.scores, self.labels, len(self.class_names))
+
+
+def attribute_accuracy(scores: torch.Tensor, labels: torch.Tensor, values: Sequence[str]) -> float | None:
+    """Fraction of videos whose top-1 class has the same attribute value as the video.
+
+    scores: (N, C); labels: (N,); values: the attribute of each of the N videos. A class takes the value of its
+    videos. Returns None when the attribute does not tell classes apart: a class whose videos disagree, or a
+    class predicted without videos, or one value for every class.
+    """
+    class_value: dict[int, str] = {}
+    for label, value in zip(labels.tolist(), values):
+        if class_value.setdefault(label, value) != value:
+            return None
+    if len(set(class_value.values())) < 2:
+        return None
+    predicted = scores.argmax(dim=-1).tolist()
+    if any(p not in class_value for p in predicted):
+        return None
+    return sum(class_value[p] == v for p, v in zip(predicted, values)) / len(values)
 
 
 def metric_suffix(value: str) -> str:
@@ -239,6 +268,8 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
     labels_all = [int(label) for label in dataset["label"]]
     motion_kinds = ([str(kind) for kind in dataset[MOTION_KIND_COLUMN]]
                     if MOTION_KIND_COLUMN in dataset.column_names else None)
+    attributes = {column: [str(value) for value in dataset[column]] for column in ATTRIBUTE_COLUMNS
+                  if column in dataset.column_names}
     loader = DataLoader(_VideoRows(paths, labels_all), batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=_ProcessorCollator(processor, num_clips, num_crops))
 
@@ -279,7 +310,7 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
 
     logits = torch.cat(all_logits)
     return EvalOutput(scores=logits.softmax(dim=-1), labels=torch.cat(all_labels), class_names=class_names,
-                      video_paths=paths, logits=logits, motion_kinds=motion_kinds,
+                      video_paths=paths, logits=logits, motion_kinds=motion_kinds, attributes=attributes,
                       examples=(first_per_class + others)[:keep_examples])
 
 
@@ -392,5 +423,5 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
     return results
 
 
-__all__ = ["EvalOutput", "MisclassifiedExample", "aggregate_metrics", "evaluate_dataset", "evaluate_protocol",
+__all__ = ["EvalOutput", "MisclassifiedExample", "aggregate_metrics", "attribute_accuracy", "evaluate_dataset", "evaluate_protocol",
            "metric_suffix", "plot_file_name", "split_metrics"]

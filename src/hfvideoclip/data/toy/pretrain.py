@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from .. import transforms
 from .encode import encode_mp4_bytes, read_mp4
-from .render import render_clip
+from .render import DEFAULT_NUM_FRAMES, render_clip
 from .world import BACKGROUNDS, HELD_OUT_PAIRS, ClipSpec, all_pairs, colour_shape_name
 
 IMAGE_SIZE = 32
@@ -29,22 +30,17 @@ CAPTION_TEMPLATES: tuple[str, ...] = (
 
 
 def resize_frames(frames: torch.Tensor, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> float (N, 3, size, size) in [0, 1]: shorter side to ``size``, then centre crop."""
+    """uint8 (N, H, W, 3) -> float (N, 3, size, size) in [0, 1]: shorter side to ``size``, then centre crop.
+
+    The same `hfvideoclip.data.transforms` calls as `VideoClipProcessor` makes on video frames.
+    """
     x = frames.permute(0, 3, 1, 2).float().div_(255.0)
-    height, width = x.shape[-2:]
-    scale = size / min(height, width)
-    new_h, new_w = max(size, round(height * scale)), max(size, round(width * scale))
-    if (new_h, new_w) != (height, width):
-        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
-    top, left = (new_h - size) // 2, (new_w - size) // 2
-    return x[..., top:top + size, left:left + size].clamp_(0.0, 1.0)
+    return transforms.center_crop(transforms.resize_shorter_side(x, size), size)
 
 
 def normalize(x: torch.Tensor, mean: Sequence[float] = IMAGE_MEAN, std: Sequence[float] = IMAGE_STD) -> torch.Tensor:
     """Normalise float (..., 3, H, W) images in [0, 1] with per-channel ``mean`` and ``std``."""
-    mean_t = torch.tensor(mean, dtype=x.dtype).view(3, 1, 1)
-    std_t = torch.tensor(std, dtype=x.dtype).view(3, 1, 1)
-    return (x - mean_t) / std_t
+    return transforms.normalize(x, mean, std)
 
 
 def preprocess_frames(frames: torch.Tensor, size: int = IMAGE_SIZE) -> torch.Tensor:
@@ -82,15 +78,17 @@ def write_preprocessor_config(directory: str | os.PathLike, size: int = IMAGE_SI
 
 def still_frames(pairs: Sequence[tuple[str, str]], videos_per_pair: int, seed: int = 10_000_000,
                  size: int = IMAGE_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
-    """Preprocessed middle frames of still clips (through mp4) and their pair indices, for zero-shot checks."""
-    images, labels = [], []
+    """Preprocessed middle frames of still clips and their pair indices, for zero-shot checks.
+
+    The frames go through H.264 together (one mp4), as in pretraining.
+    """
+    frames, labels = [], []
     for index, (colour, shape) in enumerate(pairs):
         for i in range(videos_per_pair):
             spec = ClipSpec(shape, colour, "still", BACKGROUNDS[(i + index) % len(BACKGROUNDS)])
-            clip = through_mp4(render_clip(spec, seed + 1000 * index + i))
-            images.append(clip[len(clip) // 2])
+            frames.append(render_clip(spec, seed + 1000 * index + i, frame_indices=[DEFAULT_NUM_FRAMES // 2]))
             labels.append(index)
-    return preprocess_frames(torch.stack(images), size), torch.tensor(labels)
+    return preprocess_frames(through_mp4(torch.cat(frames)), size), torch.tensor(labels)
 
 
 @torch.no_grad()
@@ -107,19 +105,22 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str], template
 @torch.no_grad()
 def zero_shot_still_accuracy(model, tokenizer, *, pairs: Sequence[tuple[str, str]] | None = None,
                              held_out: Sequence[tuple[str, str]] = HELD_OUT_PAIRS, videos_per_pair: int = 10,
-                             templates: Sequence[str] = ("{}",), seed: int = 10_000_000) -> dict[str, float]:
+                             templates: Sequence[str] = ("{}",), seed: int = 10_000_000,
+                             frames: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
     """Top-1 of zero-shot colour-shape classification of still frames within the vocabulary of ``pairs``.
 
     Returns ``{"seen": ..., "held_out": ...}`` (held-out pairs are those in ``held_out``; NaN if none).
+    ``frames`` reuses the output of `still_frames` for the same ``pairs``.
     """
     pairs = list(all_pairs() if pairs is None else pairs)
     model.eval()
-    images, labels = still_frames(pairs, videos_per_pair, seed)
+    images, labels = still_frames(pairs, videos_per_pair, seed) if frames is None else frames
     image = model.get_image_features(pixel_values=images)
     image = F.normalize(getattr(image, "pooler_output", image), dim=-1)
     text = class_text_embeddings(model, tokenizer, [colour_shape_name(c, s) for c, s in pairs], templates)
     correct = (image @ text.T).argmax(-1) == labels
-    held = torch.tensor([tuple(pairs[i]) in set(map(tuple, held_out)) for i in labels.tolist()])
+    held_set = {tuple(p) for p in held_out}
+    held = torch.tensor([tuple(pairs[i]) in held_set for i in labels.tolist()])
     seen_acc = correct[~held].float().mean().item() if (~held).any() else float("nan")
     held_acc = correct[held].float().mean().item() if held.any() else float("nan")
     return {"seen": seen_acc, "held_out": held_acc}

@@ -14,8 +14,9 @@ Protocols (the toy analogues of the papers' benchmarks, design doc section 6):
   combinations are base (K shots each for training) and the rest novel; every shape and every motion has base
   combinations. Eval ``base`` and ``novel``, each in its own vocabulary.
 - ``toy-xd``: cross-dataset. Train on motion-shape classes over source motions; test on colour-shape-motion
-  classes ("a red star bouncing") over target motions, part of them new, in splits of sampled classes. Eval
-  ``test``.
+  classes ("a red star bouncing"): per split, every combination of a few sampled colour-shape objects and a
+  few sampled target motions (some of them absent from the source), so both object and motion knowledge
+  count. Every test class name is new to the source vocabulary. Eval ``test``.
 - ``toy-ooc``: out of context. Motion classes ("a shape rotating"); in training each motion mostly appears on
   its own background, at test always on another motion's background. Eval ``test``.
 
@@ -59,7 +60,7 @@ from .world import (
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Part of every cache key: bump it when rendering or encoding changes, so stale caches are not reused."""
 
 PROTOCOL_NAMES = ("toy-still", "toy-b2n", "toy-xd", "toy-ooc")
@@ -101,7 +102,7 @@ DEFAULT_PARAMS: dict[str, dict] = {
                "source_motions": ["still", "rotating", "blinking", "side to side", "moving left", "moving right"],
                "train_per_class": 8, "target_colours": list(COLOURS), "target_shapes": list(SHAPES),
                "target_motions": ["still", "rotating", "blinking", "bouncing", "moving up", "moving down"],
-               "classes_per_split": 16, "eval_per_class": 8, "num_splits": 3},
+               "objects_per_split": 4, "motions_per_split": 4, "eval_per_class": 8, "num_splits": 3},
     "toy-ooc": {**_COMMON, "shapes": list(SHAPES),
                 "motions": ["rotating", "blinking", "side to side", "bouncing", "moving left", "moving right"],
                 "backgrounds": list(BACKGROUNDS), "train_per_class": 16, "test_per_class": 16,
@@ -240,7 +241,7 @@ def _plan_xd(p: dict) -> _Plan:
     tgt_colours = _check_subset(p, "target_colours", COLOURS)
     tgt_shapes = _check_subset(p, "target_shapes", SHAPES)
     tgt_motions = _check_subset(p, "target_motions", MOTIONS)
-    _check_positive(p, "train_per_class", "classes_per_split", "eval_per_class", "num_splits")
+    _check_positive(p, "train_per_class", "objects_per_split", "motions_per_split", "eval_per_class", "num_splits")
     plan = _Plan("toy-xd", p)
     colours = list(COLOURS)
     source = [(s, m) for m in src_motions for s in src_shapes if is_valid(s, m)]
@@ -252,18 +253,22 @@ def _plan_xd(p: dict) -> _Plan:
             rows.append((label, plan.video("train", spec, shape, motion, i)))
     train = plan.table([motion_shape_name(s, m) for s, m in source], rows)
 
-    target = [(c, s, m) for m in tgt_motions for s in tgt_shapes for c in tgt_colours if is_valid(s, m)]
-    if p["classes_per_split"] > len(target):
-        raise ValueError(f"Parameter classes_per_split={p['classes_per_split']} exceeds the {len(target)} target "
-                         "classes; lower it or widen the target vocabulary.")
+    objects = [(c, s) for c in tgt_colours for s in tgt_shapes]
+    for key, pool in (("objects_per_split", objects), ("motions_per_split", tgt_motions)):
+        if p[key] > len(pool):
+            raise ValueError(f"Parameter {key}={p[key]} exceeds the {len(pool)} available; lower it or widen the "
+                             "target vocabulary.")
+    target = [(c, s, m) for m in tgt_motions for c, s in objects if is_valid(s, m)]
     for split in range(p["num_splits"]):
         rng = random.Random(f"xd-{p['seed']}-{split}")
-        chosen = sorted(rng.sample(target, p["classes_per_split"]), key=target.index)
+        chosen_objects = rng.sample(objects, p["objects_per_split"])
+        chosen_motions = rng.sample(tgt_motions, p["motions_per_split"])
+        chosen = [t for t in target if t[:2] in chosen_objects and t[2] in chosen_motions]
         rows = []
         for label, (colour, shape, motion) in enumerate(chosen):
             for i in range(p["eval_per_class"]):
-                spec = ClipSpec(shape, colour, motion, _cycle(list(BACKGROUNDS), i, target.index((colour, shape, motion))),
-                                p["num_distractors"])
+                background = _cycle(list(BACKGROUNDS), i, target.index((colour, shape, motion)))
+                spec = ClipSpec(shape, colour, motion, background, p["num_distractors"])
                 rows.append((label, plan.video("eval", spec, colour, shape, motion, i)))
         names = [colour_motion_shape_name(c, s, m) for c, s, m in chosen]
         plan.splits.append({"name": f"split{split + 1}", "train": train, "eval": {"test": plan.table(names, rows)}})

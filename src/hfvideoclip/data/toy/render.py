@@ -17,10 +17,11 @@ import math
 import numpy as np
 import torch
 
-from .world import COLOURS, MOTIONS, SHAPES, ClipSpec
+from .world import MOTIONS, PALETTE, SHAPES, ClipSpec
 
 DEFAULT_NUM_FRAMES = 16
 DEFAULT_SIZE = 64
+_UPRIGHT_JITTER = np.deg2rad(15.0)
 _SUPERSAMPLE = 3
 
 # ---------------------------------------------------------------------------------------------------- shapes
@@ -55,8 +56,6 @@ def _inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Membership in the unit-radius shape; (u, v) are object coordinates with v pointing up."""
     if shape == "circle":
         return u * u + v * v <= 0.88**2
-    if shape == "square":
-        return (np.abs(u) <= 0.8) & (np.abs(v) <= 0.8)
     if shape == "triangle":
         return _inside_polygon(u, v, _TRIANGLE)
     if shape == "star":
@@ -64,9 +63,6 @@ def _inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     if shape == "cross":
         a, b = np.abs(u), np.abs(v)
         return ((a <= 0.32) & (b <= 0.95)) | ((b <= 0.32) & (a <= 0.95))
-    if shape == "ring":
-        r2 = u * u + v * v
-        return (r2 <= 0.95**2) & (r2 >= 0.5**2)
     if shape == "bar":
         return (np.abs(u) <= 1.05) & (np.abs(v) <= 0.36)
     if shape == "crescent":
@@ -174,7 +170,7 @@ def _background(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
 def _trajectory(motion: str, t: np.ndarray, size: int, radius: float, rng: np.random.Generator):
     """Per-frame centre x, y, scale, angle and visibility of the target for ``motion``; t in [0, 1]."""
     n = len(t)
-    angle0 = rng.uniform(0, 2 * np.pi)
+    angle0 = rng.uniform(-_UPRIGHT_JITTER, _UPRIGHT_JITTER)  # shapes stand upright unless they rotate
     scale = np.ones(n)
     angle = np.full(n, angle0)
     visible = np.ones(n)
@@ -192,7 +188,7 @@ def _trajectory(motion: str, t: np.ndarray, size: int, radius: float, rng: np.ra
         cx, cy = centre()
         x, y = np.full(n, cx), np.full(n, cy)
         per_frame = np.deg2rad(rng.uniform(10, 18)) * rng.choice([-1.0, 1.0])
-        angle = angle0 + per_frame * np.arange(n)
+        angle = rng.uniform(0, 2 * np.pi) + per_frame * np.arange(n)
     elif motion == "blinking":
         cx, cy = centre()
         x, y = np.full(n, cx), np.full(n, cy)
@@ -201,7 +197,7 @@ def _trajectory(motion: str, t: np.ndarray, size: int, radius: float, rng: np.ra
         if visible.sum() == 0:
             visible[0] = 1.0
     elif motion == "side to side":
-        amp = rng.uniform(0.10, 0.15) * size
+        amp = rng.uniform(0.14, 0.2) * size
         cx, cy = centre(extent_x=2 * amp)
         freq, phase = rng.uniform(1.0, 1.6), rng.uniform(0, 2 * np.pi)
         x, y = cx + amp * np.sin(2 * np.pi * freq * t + phase), np.full(n, cy)
@@ -284,7 +280,7 @@ def render_clip(spec: ClipSpec | dict, seed: int, *, num_frames: int = DEFAULT_N
         d_angle = rng.uniform(0, 2 * np.pi) + rng.uniform(-0.15, 0.15) * np.arange(num_frames)
         distractors.append((shape, grey, d_radius, dx, dy, d_angle))
 
-    colour = np.clip(np.asarray(COLOURS[spec.colour], dtype=np.float32) + rng.uniform(-12, 12, size=3), 0, 255)
+    colour = np.clip(np.asarray(PALETTE[spec.colour], dtype=np.float32) + rng.uniform(-12, 12, size=3), 0, 255)
     colour = colour / 255.0
     x, y, scale, angle, visible = _trajectory(spec.motion, t, size, radius, rng)
 

@@ -19,7 +19,7 @@ import re
 import string
 from collections import Counter
 
-from .world import BACKGROUNDS, COLOURS, MOTIONS, SHAPES
+from .world import BACKGROUNDS, MOTIONS, PALETTE, SHAPES
 
 BOS_TOKEN = "<|startoftext|>"
 EOS_TOKEN = "<|endoftext|>"
@@ -56,7 +56,7 @@ def _words(text: str) -> list[str]:
 
 def toy_words() -> list[str]:
     """Every word of the toy vocabulary (colours, shapes, motions, backgrounds, templates, function words)."""
-    words = set(COLOURS) | set(SHAPES) | set(BACKGROUNDS) | set(FUNCTION_WORDS)
+    words = set(PALETTE) | set(SHAPES) | set(BACKGROUNDS) | set(FUNCTION_WORDS)
     for motion in MOTIONS.values():
         words.update(_words(motion.name))
         words.update(_words(motion.phrase))

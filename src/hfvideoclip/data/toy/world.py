@@ -1,7 +1,7 @@
 """The vocabulary of the toy world: colours, shapes, motions, backgrounds, and the class names built from them.
 
 Everything here is plain data. `render.py` turns a `ClipSpec` into frames, `protocols.py` builds datasets of
-class names such as ``"a circle moving left"`` (motion-shape) or ``"a red square"`` (colour-shape).
+class names such as ``"a circle moving left"`` (motion-shape) or ``"a red star"`` (colour-shape).
 
 Motions come in two kinds (design doc section 6). *Direction-free* motions (still, rotating, blinking, side to
 side, bouncing) can be told apart from an unordered set of frames, so frame-mean and VCLIP backbones can learn
@@ -24,10 +24,25 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 """Colour name -> nominal RGB. Rendered clips jitter each channel a little around these values."""
 
-SHAPES: tuple[str, ...] = ("square", "ring", "triangle", "cross", "crescent", "bar")
-"""Shapes whose identity survives rotation (a rotated square is still a square)."""
+PRETRAINING_COLOURS: dict[str, tuple[int, int, int]] = {
+    "pink": (255, 125, 190),
+    "lime": (165, 235, 45),
+    "teal": (0, 150, 135),
+    "white": (238, 238, 238),
+}
+"""Extra colours seen only while pretraining the tiny CLIP (never in protocols). Showing every shape in more
+colours keeps the tiny ViT's shape features from being tied to colour, which is what lets it recognise the
+held-out colour-shape pairs."""
 
-ROTATION_INVARIANT_SHAPES: frozenset[str] = frozenset({"circle", "ring"})
+PALETTE: dict[str, tuple[int, int, int]] = {**COLOURS, **PRETRAINING_COLOURS}
+"""Every colour the renderer knows."""
+
+SHAPES: tuple[str, ...] = ("circle", "triangle", "star", "cross", "crescent", "bar")
+"""Shapes whose identity survives rotation (a rotated star is still a star). They stand upright (+-15 degrees)
+unless the motion is "rotating". Chosen to be told apart by a tiny ViT at 32 px: squares (too close to circles
+there) and hearts were tried and dropped."""
+
+ROTATION_INVARIANT_SHAPES: frozenset[str] = frozenset({"circle"})
 """Shapes on which rotation is invisible; "rotating" is not a valid motion for them."""
 
 
@@ -66,16 +81,16 @@ BACKGROUNDS: tuple[str, ...] = ("plain", "stripes", "checkers", "dots", "grid", 
 """Procedural background textures (dim, low saturation, so the coloured target stands out)."""
 
 HELD_OUT_PAIRS: tuple[tuple[str, str], ...] = (
-    ("red", "bar"),
+    ("red", "star"),
     ("orange", "crescent"),
-    ("yellow", "square"),
+    ("yellow", "circle"),
     ("green", "cross"),
     ("cyan", "triangle"),
-    ("blue", "ring"),
-    ("purple", "bar"),
+    ("blue", "bar"),
+    ("purple", "star"),
     ("green", "crescent"),
 )
-"""Colour-shape pairs never shown while pretraining the tiny CLIP (8 of 42, ~19 %). Every colour and every shape
+"""Colour-shape pairs never shown while pretraining the tiny CLIP (8 of the 42 protocol pairs, ~19 %). Every colour and every shape
 still appears in other pretraining pairs, so recognising these pairs is compositional generalisation."""
 
 
@@ -96,7 +111,7 @@ def is_valid(shape: str, motion: str) -> bool:
 
 
 def colour_shape_name(colour: str, shape: str) -> str:
-    """Class name of a colour-shape class, e.g. ``"a red square"``."""
+    """Class name of a colour-shape class, e.g. ``"a red star"``."""
     return f"a {colour} {shape}"
 
 
@@ -136,8 +151,8 @@ class ClipSpec:
     def __post_init__(self):
         if self.shape not in SHAPES:
             raise ValueError(f"ClipSpec.shape={self.shape!r} is not a toy shape; use one of {list(SHAPES)}.")
-        if self.colour not in COLOURS:
-            raise ValueError(f"ClipSpec.colour={self.colour!r} is not a toy colour; use one of {list(COLOURS)}.")
+        if self.colour not in PALETTE:
+            raise ValueError(f"ClipSpec.colour={self.colour!r} is not a toy colour; use one of {list(PALETTE)}.")
         if self.motion not in MOTIONS:
             raise ValueError(f"ClipSpec.motion={self.motion!r} is not a toy motion; use one of {list(MOTIONS)}.")
         if self.background not in BACKGROUNDS:

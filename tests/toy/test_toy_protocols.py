@@ -1,0 +1,167 @@
+import os
+from collections import Counter
+
+import datasets
+import pytest
+
+from hfvideoclip.data.toy import PROTOCOL_NAMES, load_protocol, read_mp4
+from hfvideoclip.data.toy import protocols as P
+from hfvideoclip.data.toy.world import MOTIONS, SHAPES, is_valid, motion_shape_name
+
+COLUMNS = ["video", "label", "shape", "colour", "motion", "background", "motion_kind"]
+
+
+def plan(name, **params):
+    """The protocol's tables at these params, without rendering anything."""
+    return P._PLANNERS[name](P.resolve_params(name, **params))
+
+
+def tables(p):
+    for split in p.splits:
+        if split["train"] is not None:
+            yield split["name"], "train", split["train"]
+        for key, table in split["eval"].items():
+            yield split["name"], key, table
+
+
+@pytest.mark.parametrize("name", PROTOCOL_NAMES)
+def test_default_plans_are_balanced(name):
+    p = plan(name)
+    for _, key, table in tables(p):
+        counts = Counter(row["label"] for row in table["rows"])
+        assert sorted(counts) == list(range(len(table["names"]))), (key, "every class has videos")
+        assert len(set(counts.values())) == 1, (key, "same number of videos per class")
+        assert len(set(table["names"])) == len(table["names"])
+        assert {row["motion_kind"] for row in table["rows"]} <= {"direction-free", "direction-pair"}
+    for split in p.splits:
+        if split["train"] is not None:
+            train = {row["video"] for row in split["train"]["rows"]}
+            for table in split["eval"].values():
+                assert not train & {row["video"] for row in table["rows"]}, "train videos never in eval"
+
+
+def test_default_sizes_stay_small():
+    total = sum(len(plan(name).videos) for name in PROTOCOL_NAMES)
+    assert total < 3000
+
+
+def test_b2n_base_and_novel():
+    p = plan("toy-b2n")
+    combos = {(s, m) for s in SHAPES for m in P.DEFAULT_PARAMS["toy-b2n"]["motions"] if is_valid(s, m)}
+    assert len(p.splits) == 3
+    bases = []
+    for split in p.splits:
+        base, novel = set(split["eval"]["base"]["names"]), set(split["eval"]["novel"]["names"])
+        assert split["train"]["names"] == split["eval"]["base"]["names"]
+        assert not base & novel
+        assert base | novel == {motion_shape_name(s, m) for s, m in combos}
+        assert abs(len(base) - len(novel)) <= 2
+        rows = split["train"]["rows"]
+        assert {r["shape"] for r in rows} == set(SHAPES)
+        assert {r["motion"] for r in rows} == set(P.DEFAULT_PARAMS["toy-b2n"]["motions"])
+        assert len(rows) == 16 * len(base)
+        kinds = {r["motion_kind"] for r in split["eval"]["novel"]["rows"]}
+        assert kinds == {"direction-free", "direction-pair"}
+        bases.append(frozenset(base))
+    assert len(set(bases)) == 3, "three different base sets"
+
+
+def test_xd_target_vocabularies_are_new():
+    p = plan("toy-xd")
+    source = set(p.splits[0]["train"]["names"])
+    targets = [set(split["eval"]["test"]["names"]) for split in p.splits]
+    for target in targets:
+        assert len(target & source) <= len(target) // 2
+        assert len(target) >= 12
+    assert len({frozenset(t) for t in targets}) == 3
+    target_motions = {r["motion"] for s in p.splits for r in s["eval"]["test"]["rows"]}
+    assert target_motions - set(P.DEFAULT_PARAMS["toy-xd"]["source_motions"]), "some target motions are new"
+
+
+def test_ooc_backgrounds_contradict_motion_at_test():
+    params = P.DEFAULT_PARAMS["toy-ooc"]
+    context = dict(zip(params["motions"], params["backgrounds"]))
+    split = plan("toy-ooc", in_context_eval=True).splits[0]
+    train = split["train"]["rows"]
+    in_context = sum(r["background"] == context[r["motion"]] for r in train) / len(train)
+    assert in_context == pytest.approx(params["correlation"], abs=0.05)
+    assert all(r["background"] != context[r["motion"]] for r in split["eval"]["test"]["rows"])
+    assert all(r["background"] == context[r["motion"]] for r in split["eval"]["in_context"]["rows"])
+
+
+def test_still_base_is_seen_and_novel_is_held_out():
+    split = plan("toy-still").splits[0]
+    assert split["train"] is None
+    held = {f"a {c} {s}" for c, s in P.DEFAULT_PARAMS["toy-still"]["held_out"]}
+    assert set(split["eval"]["novel"]["names"]) == held
+    assert not set(split["eval"]["base"]["names"]) & held
+    assert {r["motion"] for t in split["eval"].values() for r in t["rows"]} == {"still"}
+
+
+SMALL = {"shots": 2, "eval_per_class": 1, "num_splits": 2, "motions": ["blinking", "moving left", "moving right"],
+         "num_workers": 1}
+
+
+def test_load_generates_datasets_and_reuses_the_cache(tmp_path, monkeypatch):
+    data = load_protocol("toy-b2n", cache_dir=tmp_path, **SMALL)
+    assert data.name == "toy-b2n" and len(data.splits) == 2
+    split = data.splits[0]
+    assert set(split.eval) == {"base", "novel"}
+    for ds in [split.train, *split.eval.values()]:
+        assert isinstance(ds, datasets.Dataset)
+        assert ds.column_names == COLUMNS
+        assert isinstance(ds.features["label"], datasets.ClassLabel)
+        assert all(os.path.isfile(v) for v in ds["video"])
+    row = split.train[0]
+    assert split.train.features["label"].names[row["label"]] == motion_shape_name(row["shape"], row["motion"])
+    assert row["motion_kind"] == MOTIONS[row["motion"]].kind
+    assert read_mp4(row["video"]).shape == (16, 64, 64, 3)
+    assert not [d for d in os.listdir(tmp_path) if d.startswith(".tmp")]
+
+    def fail(job):
+        raise AssertionError("regenerated a cached protocol")
+
+    monkeypatch.setattr(P, "_render_and_write", fail)
+    again = load_protocol("toy-b2n", cache_dir=tmp_path, **{**SMALL, "num_workers": 2})
+    assert again.root == data.root
+    assert again.splits[1].eval["novel"]["video"] == data.splits[1].eval["novel"]["video"]
+    with pytest.raises(AssertionError, match="regenerated"):  # other params: another cache entry
+        load_protocol("toy-b2n", cache_dir=tmp_path, **{**SMALL, "seed": 1})
+
+
+def test_interrupted_generation_leaves_no_cache(tmp_path, monkeypatch):
+    calls = []
+    real = P._render_and_write
+
+    def crash_midway(job):
+        calls.append(job)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(job)
+
+    monkeypatch.setattr(P, "_render_and_write", crash_midway)
+    with pytest.raises(KeyboardInterrupt):
+        load_protocol("toy-ooc", cache_dir=tmp_path, train_per_class=1, test_per_class=1, num_workers=1)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.setattr(P, "_render_and_write", real)
+    data = load_protocol("toy-ooc", cache_dir=tmp_path, train_per_class=1, test_per_class=1, num_workers=1)
+    assert len(data.splits[0].eval["test"]) == 6
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("HFVIDEOCLIP_CACHE", str(tmp_path))
+    assert P.default_cache_dir() == os.path.join(str(tmp_path), "toy")
+    monkeypatch.delenv("HFVIDEOCLIP_CACHE")
+    assert P.default_cache_dir() == os.path.expanduser(os.path.join("~", ".cache", "hfvideoclip", "toy"))
+
+
+def test_bad_requests_raise(tmp_path):
+    with pytest.raises(ValueError, match="toy-b2n"):
+        load_protocol("toy-nope", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="shotz"):
+        load_protocol("toy-b2n", cache_dir=tmp_path, shotz=3)
+    with pytest.raises(ValueError, match="hexagon"):
+        load_protocol("toy-b2n", cache_dir=tmp_path, shapes=["hexagon"])
+    with pytest.raises(ValueError, match="backgrounds"):
+        load_protocol("toy-ooc", cache_dir=tmp_path, backgrounds=["plain", "dots"])
+    assert os.listdir(tmp_path) == []
