@@ -2,13 +2,15 @@
 
 `--method` selects a preset (`recipes/configs/<method>.yaml`: backbone, adaptation, objective, hyperparameters);
 any flag on the command line overrides it. Without a dataset argument the recipe trains on the toy world
-(`--protocol toy-b2n`, split 0) and evaluates the exported model on the whole protocol, writing
+(`--protocol toy-b2n`, split 0) and evaluates the exported model on the splits that share that training set
+(`comparable_splits`: only the trained base set for base-to-novel, every test split for cross-dataset), writing
 `results.json`, `results.md`, PNGs and a model card draft next to the model.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import sys
@@ -218,8 +220,22 @@ def run(script: ScriptArguments, args: VideoClipTrainingArguments) -> dict:
 
     results = {"train": train_output.metrics}
     if not script.skip_final_eval and trainer.is_world_process_zero():
-        results = evaluate_export(script, args, protocol, model_path)
+        results = evaluate_export(script, args, comparable_splits(protocol, script.split), model_path)
     return results
+
+
+def comparable_splits(protocol, split_index: int):
+    """`protocol` restricted to the splits that train on the same videos as split `split_index`.
+
+    A model trained on one base set of a base-to-novel protocol must not be scored on another split, whose novel
+    classes may be its training classes; cross-dataset splits share the source training set and all count.
+    """
+    def videos(split):
+        return None if split.train is None else tuple(split.train["video"])
+
+    trained = videos(protocol.splits[split_index])
+    kept = [split for split in protocol.splits if videos(split) == trained]
+    return dataclasses.replace(protocol, splits=kept)
 
 
 def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, protocol, model_path: str) -> dict:
@@ -247,4 +263,4 @@ def main(argv: list[str] | None = None, config_dir: Path | None = None) -> int:
     return 0
 
 
-__all__ = ["ScriptArguments", "main", "parse_args", "run", "load_preset"]
+__all__ = ["ScriptArguments", "comparable_splits", "main", "parse_args", "run", "load_preset"]

@@ -1,0 +1,39 @@
+"""The recipe end to end (what the README's main job runs), and which splits a trained model is scored on."""
+
+import json
+import os
+
+import pytest
+from transformers import AutoModel
+
+import hfvideoclip  # noqa: F401
+from hfvideoclip.data.toy.protocols import ProtocolData, ProtocolSplit
+from hfvideoclip.training.recipe import comparable_splits, main
+
+
+def test_comparable_splits_keep_only_the_trained_base_set():
+    b2n = ProtocolData("toy-b2n", [ProtocolSplit(f"split{i}", {"video": [f"base{i}.mp4"]}, {}) for i in range(3)])
+    assert [s.name for s in comparable_splits(b2n, 1).splits] == ["split1"]
+    shared = {"video": ["source.mp4"]}
+    xd = ProtocolData("toy-xd", [ProtocolSplit(f"split{i}", shared, {}) for i in range(3)])
+    assert [s.name for s in comparable_splits(xd, 2).splits] == ["split0", "split1", "split2"]
+    assert len(b2n.splits) == 3  # the protocol itself is left alone
+
+
+@pytest.mark.slow
+def test_train_recipe_trains_exports_and_evaluates_the_trained_split(tmp_path):
+    out = tmp_path / "run"
+    main(["--method", "ce", "--output_dir", str(out), "--max_steps", "2", "--per_device_train_batch_size", "4",
+          "--per_device_eval_batch_size", "64", "--split", "1", "--cache_dir", str(tmp_path / "cache"),
+          "--disable_tqdm", "true"])
+    results = json.load(open(out / "results.json"))
+    assert results["protocol"] == "toy-b2n"
+    assert [entry["split"] for entry in results["per_split"]] == ["split2"]
+    metrics = results["metrics"]
+    for name in ("base_top1", "novel_top1", "hm"):
+        assert 0.0 <= metrics[name] <= 1.0
+    assert metrics["hm"] == pytest.approx(2 * metrics["base_top1"] * metrics["novel_top1"]
+                                          / (metrics["base_top1"] + metrics["novel_top1"]))
+    model = AutoModel.from_pretrained(out)
+    assert type(model).__name__ == "VideoClipModel" and model.config.temporal_mode == "mean"
+    assert os.path.isfile(out / "README.md") and os.path.isfile(out / "results.md")
