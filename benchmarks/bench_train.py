@@ -2,7 +2,7 @@
 gradient checkpointing. ViT-B/16-shaped random CLIP, 8 frames at 224 px, batch 2, real VideoClipTrainer code
 path (inputs are pre-made tensors, so decoding does not enter the timing).
 
-    python benchmarks/bench_train.py [--steps 3] [--small]      # --small: a tiny model for a quick check
+    python benchmarks/bench_train.py [--steps 3] [--rounds 1] [--small]      # --small: a tiny model for a quick check
 
 Targets (issues #4, #5): froster <= 1.4x, taco <= 1.4x, open_mede <= 2.2x per step.
 Each configuration runs in its own process so that peak RSS (ru_maxrss) is its own.
@@ -46,7 +46,7 @@ def build_clip(workdir: str, small: bool) -> None:
         workdir)
 
 
-def run_one(workdir: str, method: str, steps: int, checkpointing: bool) -> dict:
+def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal_mode: str | None) -> dict:
     import torch
     from datasets import ClassLabel, Dataset, Features, Value
     from transformers import TrainerCallback
@@ -69,7 +69,8 @@ def run_one(workdir: str, method: str, steps: int, checkpointing: bool) -> dict:
         output_dir=tempfile.mkdtemp(), method=method, num_frames=8, templates="single", max_steps=steps + 1,
         per_device_train_batch_size=batch, learning_rate=1e-5, save_strategy="no", report_to="none",
         disable_tqdm=True, use_cpu=True, logging_steps=1000, augment=False,
-        adaptation="frozen_text" if method == "open_vclip" else "full", activation_checkpointing=checkpointing)
+        adaptation="frozen_text" if method == "open_vclip" else "full", activation_checkpointing=checkpointing,
+        temporal_mode=temporal_mode)
     trainer = build_trainer(args, workdir, dataset)
     trainer.data_collator = collate
     times: list[float] = []
@@ -84,34 +85,58 @@ def run_one(workdir: str, method: str, steps: int, checkpointing: bool) -> dict:
     trainer.add_callback(Clock())
     trainer.train()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"method": method, "checkpointing": checkpointing, "step_s": statistics.median(times[1:]),
-            "peak_mb": peak_mb}
+    return {"method": method, "backbone": trainer.model.student.config.temporal_mode, "checkpointing": checkpointing,
+            "step_s": statistics.median(times[1:]), "peak_mb": peak_mb}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every configuration this many times, interleaved; the median is reported")
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--methods", default="ce,froster,open_vclip,taco,open_mede")
-    parser.add_argument("--_child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--_child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
-        workdir, method, steps, checkpointing = args._child
-        print(json.dumps(run_one(workdir, method, int(steps), checkpointing == "1")))
+        workdir, method, steps, checkpointing, mode = args._child
+        print(json.dumps(run_one(workdir, method, int(steps), checkpointing == "1", None if mode == "-" else mode)))
         return
     workdir = tempfile.mkdtemp()
     build_clip(workdir, args.small)
-    configs = [(m, "0") for m in args.methods.split(",")] + [("ce", "1")]
-    results = []
-    for method, checkpointing in configs:
-        out = subprocess.run([sys.executable, __file__, "--_child", workdir, method, str(args.steps), checkpointing],
-                             capture_output=True, text=True, check=True)
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    base = next(r for r in results if r["method"] == "ce" and not r["checkpointing"])
-    print(f"{'method':<12} {'grad ckpt':>9} {'s/step':>8} {'ratio':>6} {'peak MB':>9} {'mem ratio':>9}")
+    # (method, backbone override, checkpointing). The presets put froster/open_vclip/open_mede on the vclip
+    # backbone and ce/taco on frame-mean, so "ce on vclip" is also timed: the method's own overhead is its ratio
+    # to ce on the same backbone.
+    methods = args.methods.split(",")
+    configs = [(m, "-", "0") for m in methods] + [("ce", "vclip", "0"), ("ce", "-", "1"), ("froster", "-", "1")]
+    runs: dict[tuple, list[dict]] = {c: [] for c in configs}
+    for _ in range(args.rounds):
+        for config in configs:
+            method, mode, checkpointing = config
+            out = subprocess.run([sys.executable, __file__, "--_child", workdir, method, str(args.steps), checkpointing,
+                                  mode], capture_output=True, text=True, check=True)
+            runs[config].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = [{**rs[0], "step_s": statistics.median(r["step_s"] for r in rs),
+                "peak_mb": statistics.median(r["peak_mb"] for r in rs)} for rs in runs.values()]
+
+    def baseline(backbone: str, checkpointing: bool = False) -> dict:
+        return next(r for r in results if r["method"] == "ce" and r["backbone"] == backbone
+                    and r["checkpointing"] == checkpointing)
+
+    base = baseline("mean")
+    print(f"{'method':<11} {'backbone':>8} {'ckpt':>5} {'s/step':>7} {'/ce mean':>8} {'/ce same':>8} "
+          f"{'peak MB':>8} {'mem/ce':>7}")
     for r in results:
-        print(f"{r['method']:<12} {str(r['checkpointing']):>9} {r['step_s']:>8.3f} "
-              f"{r['step_s'] / base['step_s']:>6.2f} {r['peak_mb']:>9.0f} {r['peak_mb'] / base['peak_mb']:>9.2f}")
+        same = baseline(r["backbone"], r["checkpointing"]) if (
+            r["backbone"] in ("mean", "vclip") and any(x["method"] == "ce" and x["backbone"] == r["backbone"]
+                                                       and x["checkpointing"] == r["checkpointing"]
+                                                       for x in results)) else None
+        same_ratio = f"{r['step_s'] / same['step_s']:>8.2f}" if same else f"{'-':>8}"
+        print(f"{r['method']:<11} {r['backbone']:>8} {str(r['checkpointing']):>5} {r['step_s']:>7.3f} "
+              f"{r['step_s'] / base['step_s']:>8.2f} {same_ratio} {r['peak_mb']:>8.0f} "
+              f"{r['peak_mb'] / base['peak_mb']:>7.2f}")
+    print("/ce mean: ratio to ce on its preset frame-mean backbone; /ce same: ratio to ce on the same backbone with "
+          "the same checkpointing setting (the method's own overhead).")
     print("open_mede steps consume 2 batches (support + query): its per-sample ratio is half its step ratio.")
 
 

@@ -166,3 +166,20 @@ def test_trainer_evaluate_scores_each_vocabulary(clip_dir, dataset, tmp_path):
     expected_hm = metrics["eval_base_top1"]  # equal base and novel: the harmonic mean is the same number
     assert metrics["eval_hm"] == pytest.approx(expected_hm)
     assert metrics["eval_base_top5"] == 1.0  # two classes: top-5 always contains the label
+
+
+def test_flip_is_off_for_direction_classes_and_can_be_forced(clip_dir, dataset, tmp_path):
+    from hfvideoclip.training.trainer import augment_videos, flip_preserves_labels
+
+    assert not flip_preserves_labels(["a circle moving left", "a star rotating"])
+    assert not flip_preserves_labels(["Swiping Right"])
+    assert flip_preserves_labels(["archery", "a bright star", "playing cricket"])  # "bright" is not "right"
+    assert build_trainer(make_args(tmp_path, "ce"), clip_dir, dataset).flip is False  # classes say left/right
+    assert build_trainer(make_args(tmp_path, "ce", horizontal_flip=True), clip_dir, dataset).flip is True
+    video = torch.arange(2 * 1 * 3 * 4 * 4, dtype=torch.float32).view(1, 2, 3, 4, 4)
+    flipped = [augment_videos(video, torch.Generator().manual_seed(s), min_area=1.0) for s in range(8)]
+    assert any(torch.equal(f, video.flip(-1)) for f in flipped)  # full-area crop: only the flip changes it
+    assert all(torch.equal(augment_videos(video, torch.Generator().manual_seed(s), flip=False, min_area=1.0), video)
+               for s in range(8))
+    with pytest.raises(ValueError, match="crop_min_area"):
+        make_args(tmp_path, "ce", crop_min_area=0.0)

@@ -29,6 +29,12 @@ class VideoClipTrainingArguments(TrainingArguments):
                 "default: 10 x learning_rate (TACO: 5e-5 vs 3.75e-6)."})
     augment: bool = field(default=True, metadata={
         "help": "Random resized crop + horizontal flip (same for every frame), seeded per step for exact resume."})
+    horizontal_flip: bool | None = field(default=None, metadata={
+        "help": "Flip half the training videos (with --augment). Default: on unless a class name names a direction "
+                "('moving left', 'swiping right'), where a mirrored video belongs to another class."})
+    crop_min_area: float = field(default=0.4, metadata={
+        "help": "Smallest area fraction of the random resized crop (with --augment). 0.4 rather than Inception's "
+                "0.08: an action's actor must stay in the crop; the toy world's targets are a few pixels wide."})
     # ------------------------------------------------------------------ LoRA (peft)
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (adaptation=lora)."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (adaptation=lora)."})
@@ -69,6 +75,8 @@ class VideoClipTrainingArguments(TrainingArguments):
                              f"{', '.join(ADAPTATIONS)}.")
         if self.templates not in ("kinetics", "single"):
             raise ValueError(f"--templates must be 'kinetics' or 'single', got {self.templates!r}.")
+        if not 0.0 < self.crop_min_area <= 1.0:
+            raise ValueError(f"--crop_min_area must lie in (0, 1], got {self.crop_min_area}.")
         if not 0.0 <= self.ema_momentum <= 1.0:
             raise ValueError(f"--ema_momentum must lie in [0, 1], got {self.ema_momentum}.")
         if self.patch_alpha is not None and not 0.0 <= self.patch_alpha <= 1.0:

@@ -8,14 +8,24 @@ against its own class vocabulary with the evaluation harness.
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 
 import torch
 from transformers import Trainer, TrainerCallback
+from transformers.utils import logging
 
 from ..data import transforms as T
 from .arguments import VideoClipTrainingArguments
 from .objective_model import VideoClipObjectiveModel, step_generator
+
+logger = logging.get_logger(__name__)
+
+
+def _class_names(dataset) -> list[str]:
+    """`dataset.features["label"].names`, or [] for a dataset without a ClassLabel."""
+    feature = getattr(dataset, "features", None) or {}
+    return list(getattr(feature.get("label"), "names", None) or [])
 
 
 class VideoClassificationCollator:
@@ -34,15 +44,26 @@ class VideoClassificationCollator:
         return {"pixel_values_videos": pixels, "labels": torch.tensor([int(row["label"]) for row in rows])}
 
 
-def augment_videos(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Per video: random resized crop (area 0.08-1, ratio 3/4-4/3) back to the same size and a horizontal flip
-    with p = 0.5, identical for all frames of a clip. pixels: (B, T, 3, S, S)."""
+def augment_videos(pixels: torch.Tensor, generator: torch.Generator, *, flip: bool = True,
+                   min_area: float = 0.4) -> torch.Tensor:
+    """Per video: random resized crop (area fraction min_area-1, ratio 3/4-4/3) back to the same size and, if
+    `flip`, a horizontal flip with p = 0.5, identical for all frames of a clip. pixels: (B, T, 3, S, S)."""
     size = pixels.shape[-1]
     out = []
     for video in pixels:
-        video = T.random_resized_crop(video, size, generator=generator)
-        out.append(T.random_horizontal_flip(video, 0.5, generator=generator))
+        video = T.random_resized_crop(video, size, scale=(min_area, 1.0), generator=generator)
+        out.append(T.random_horizontal_flip(video, 0.5, generator=generator) if flip else video)
     return torch.stack(out)
+
+
+_MIRRORED_WORDS = re.compile(r"\b(left|right|leftward|rightward|clockwise|anticlockwise|counterclockwise)\b",
+                             re.IGNORECASE)
+
+
+def flip_preserves_labels(class_names) -> bool:
+    """Whether a horizontal flip keeps every class: False when a class name is direction-sensitive ("moving
+    left", "swiping right", "turning clockwise"), where a mirrored video belongs to another class."""
+    return not any(_MIRRORED_WORDS.search(str(name)) for name in class_names)
 
 
 class EmaTeacherUpdate(TrainerCallback):
@@ -68,6 +89,13 @@ class VideoClipTrainer(Trainer):
         self._term_count = 0
         if args.method == "taco":
             self.add_callback(EmaTeacherUpdate())
+        self.flip = args.horizontal_flip
+        if self.flip is None:
+            names = _class_names(self.train_dataset)
+            self.flip = flip_preserves_labels(names)
+            if not self.flip:
+                logger.info("Horizontal flip augmentation is off: class names name a direction (e.g. %r); pass "
+                            "--horizontal_flip true to force it.", next(n for n in names if _MIRRORED_WORDS.search(n)))
 
     # ------------------------------------------------------------------ optimisation
     def create_optimizer(self, model=None):
@@ -102,7 +130,8 @@ class VideoClipTrainer(Trainer):
         objective.step = self.state.global_step
         pixels = inputs["pixel_values_videos"]
         if self.args.augment and model.training:
-            pixels = augment_videos(pixels, step_generator(self.args.seed, self.state.global_step, 4))
+            pixels = augment_videos(pixels, step_generator(self.args.seed, self.state.global_step, 4), flip=self.flip,
+                                    min_area=self.args.crop_min_area)
         return objective, pixels, inputs["labels"]
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
