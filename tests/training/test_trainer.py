@@ -183,3 +183,14 @@ def test_flip_is_off_for_direction_classes_and_can_be_forced(clip_dir, dataset, 
                for s in range(8))
     with pytest.raises(ValueError, match="crop_min_area"):
         make_args(tmp_path, "ce", crop_min_area=0.0)
+
+
+def test_taco_default_temperature_uses_the_models_logit_scale(clip_dir, dataset, tmp_path):
+    from hfvideoclip.objectives.taco import default_temperature
+
+    trainer = build_trainer(make_args(tmp_path, "taco"), clip_dir, dataset)
+    scale = trainer.model.student.logit_scale.exp().item()  # CLIPConfig's init: exp(2.6592) ~ 14.3
+    assert trainer.model.temperature == pytest.approx(200 / 16 / scale)
+    assert trainer.model.temperature == pytest.approx(default_temperature(200, 16, scale))
+    explicit = build_trainer(make_args(tmp_path, "taco", rsd_temperature=0.5), clip_dir, dataset)
+    assert explicit.model.temperature == 0.5

@@ -55,7 +55,8 @@ class VideoClipTrainingArguments(TrainingArguments):
     rsd_weight: float = field(default=0.4, metadata={"help": "TACO relative structure distillation weight."})
     num_anchors: int = field(default=200, metadata={"help": "TACO anchors M, resampled every step."})
     rsd_temperature: float | None = field(default=None, metadata={
-        "help": "TACO tau; default (M/D)/100 puts the anchor-mediated score on CLIP's logit scale."})
+        "help": "TACO tau; default (M/D)/exp(logit_scale) of the initial model ((M/D)/100 for OpenAI CLIP) puts the "
+                "anchor-mediated score on the model's own logit scale."})
     ema_momentum: float = field(default=0.9998, metadata={"help": "TACO EMA teacher momentum (1.0 = frozen)."})
     # ------------------------------------------------------------------ open_mede
     meta_inner_lr: float | None = field(default=None, metadata={

@@ -99,7 +99,11 @@ class VideoClipObjectiveModel(nn.Module):
         if self.method == "taco":
             self.extras["specialization"] = SpecializationProjection(dim)
             self.ema_teacher = copy.deepcopy(student).eval().requires_grad_(False)
-            self.temperature = args.rsd_temperature or default_temperature(args.num_anchors, dim)
+            # tau = (M / D) / exp(logit_scale): the RSD distributions as sharp as the model's own class
+            # distributions (exp(logit_scale) = 100 for OpenAI CLIP, so (M / D) / 100 there).
+            base = student.get_base_model() if hasattr(student, "get_base_model") else student
+            logit_scale = min(float(base.logit_scale.detach().exp()), 100.0)
+            self.temperature = args.rsd_temperature or default_temperature(args.num_anchors, dim, logit_scale)
         if self.method == "open_vclip":
             # theta_CLIP for the interpolated loss: the trainable tensors at the start (not checkpointed: rebuilt).
             self.__dict__["anchor_weights"] = {n: p.detach().clone() for n, p in student.named_parameters()
