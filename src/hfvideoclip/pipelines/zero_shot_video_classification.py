@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Pipeline
 
+from ..models.video_clip.modeling_video_clip import VideoClipModel
 from ..models.video_clip.processing_video_clip import VideoClipProcessor
 from ..text.class_embeddings import class_text_embeddings
 from ..text.templates import KINETICS_TEMPLATES
@@ -43,6 +44,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         super().__init__(*args, processor=processor, **kwargs)
         if self.processor is None:
             self.processor = VideoClipProcessor.from_pretrained(self.model.name_or_path)
+        if not hasattr(self.model, "get_video_features"):
+            self.model = _as_video_model(self.model, self.processor)
         tokenizer = self.processor.tokenizer
         max_positions = self.model.config.text_config.max_position_embeddings
         if tokenizer is not None and tokenizer.model_max_length > max_positions:
@@ -109,6 +112,19 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         if len(self._label_cache) > _CACHE_SIZE:
             self._label_cache.popitem(last=False)
         return embeds
+
+
+def _as_video_model(model, processor) -> VideoClipModel:
+    """A plain `CLIPModel` (e.g. `openai/clip-vit-base-patch16`) becomes a frame-mean `VideoClipModel` with the same
+    weights, sampling the processor's number of frames; any other model is refused with the fix."""
+    from transformers import CLIPModel
+
+    if not isinstance(model, CLIPModel):
+        raise ValueError(f"zero-shot-video-classification needs a VideoClipModel or a CLIPModel checkpoint; "
+                         f"{model.name_or_path!r} loaded as {type(model).__name__}. Convert it first (see "
+                         "`hfvideoclip convert --help`).")
+    num_frames = getattr(getattr(processor, "video_processor", None), "num_frames", None) or 8
+    return VideoClipModel.from_clip(model, temporal_mode="mean", num_frames=num_frames).to(model.device).eval()
 
 
 def _check_labels(candidate_labels) -> tuple[str, ...]:

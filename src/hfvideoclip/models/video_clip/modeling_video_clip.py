@@ -332,7 +332,8 @@ class VideoClipModel(VideoClipPreTrainedModel):
     @classmethod
     def from_clip(cls, name_or_path, temporal_mode: str = "mean", num_frames: int = 8, vclip_edge: str = "zero",
                   image_mean=None, image_std=None, **kwargs) -> VideoClipModel:
-        """Build a video model from any Hugging Face `CLIPModel` checkpoint (local directory or Hub id).
+        """Build a video model from any Hugging Face `CLIPModel` checkpoint (local directory or Hub id) or a loaded
+        `CLIPModel`.
 
         All CLIP weights are copied unchanged; `viclip` adds a zero-initialised temporal embedding. The
         normalisation is read from the checkpoint's `preprocessor_config.json` when present. `kwargs` go to
@@ -340,7 +341,10 @@ class VideoClipModel(VideoClipPreTrainedModel):
         """
         from transformers import CLIPModel
 
-        clip = CLIPModel.from_pretrained(name_or_path, **kwargs)
+        if isinstance(name_or_path, CLIPModel):
+            clip, name_or_path = name_or_path, name_or_path.name_or_path
+        else:
+            clip = CLIPModel.from_pretrained(name_or_path, **kwargs)
         if image_mean is None or image_std is None:
             saved_mean, saved_std = _read_clip_normalisation(name_or_path)
             image_mean = image_mean if image_mean is not None else saved_mean
