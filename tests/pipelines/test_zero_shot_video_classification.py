@@ -183,3 +183,14 @@ def test_cli_predict_prints_top_k(model_dir, mp4_path, capsys):
 def test_cli_reports_bad_input_without_traceback(model_dir, tmp_path, capsys):
     code = cli_main(["predict", str(tmp_path / "missing.mp4"), "--model", str(model_dir), "--labels", "a,b"])
     assert code == 2 and "missing.mp4" in capsys.readouterr().err
+
+
+def test_non_clip_models_are_refused_with_the_fix():
+    from transformers import BertConfig, BertModel
+
+    from hfvideoclip.pipelines.zero_shot_video_classification import _as_video_model
+
+    bert = BertModel(BertConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8,
+                                vocab_size=10))
+    with pytest.raises(ValueError, match="loaded as BertModel. Convert it first"):
+        _as_video_model(bert, None)
