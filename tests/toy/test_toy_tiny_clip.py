@@ -34,9 +34,28 @@ def test_shipped_model_knows_colours_and_shapes():
     model = CLIPModel.from_pretrained(toy_clip_path())
     tokenizer = CLIPTokenizer.from_pretrained(toy_clip_path())
     accuracy = zero_shot_still_accuracy(model, tokenizer, pairs=all_pairs(), videos_per_pair=3)
-    # 42-way, chance 2.4 %. The recipe measures 95 % / 52 % with 12 videos per pair; 3 per pair gives 95 % / 46 %.
-    assert accuracy["seen"] > 0.85
-    assert accuracy["held_out"] > 0.3
+    # 42-way, chance 2.4 %. The recipe measures 98 % / 64 % with 12 videos per pair; 3 per pair gives 99 % / 67 %.
+    assert accuracy["seen"] > 0.9
+    assert accuracy["held_out"] > 0.4
+
+
+def test_shipped_text_tower_tells_motion_phrases_apart():
+    """Frames never show motion, so without the recipe's text-only term every "a circle <motion>" embedded at
+    cosine ~0.98 and a frozen text tower could not tell motion classes apart."""
+    import torch.nn.functional as F
+
+    from hfvideoclip.data.toy.world import MOTIONS, is_valid, motion_shape_name
+
+    model = CLIPModel.from_pretrained(toy_clip_path()).eval()
+    tokenizer = CLIPTokenizer.from_pretrained(toy_clip_path())
+    for shape in ("circle", "star"):
+        names = [motion_shape_name(shape, m) for m in MOTIONS if is_valid(shape, m)]
+        with torch.no_grad():
+            text = model.get_text_features(**tokenizer(names, padding=True, return_tensors="pt")).pooler_output
+        text = F.normalize(text, dim=-1)
+        similarity = text @ text.T
+        off_diagonal = similarity[~torch.eye(len(names), dtype=torch.bool)]
+        assert off_diagonal.mean() < 0.7 and off_diagonal.max() < 0.95, shape
 
 
 def test_pretraining_recipe_smoke(tmp_path):
