@@ -119,18 +119,12 @@ def main() -> None:
     results = [{**rs[0], "step_s": statistics.median(r["step_s"] for r in rs),
                 "peak_mb": statistics.median(r["peak_mb"] for r in rs)} for rs in runs.values()]
 
-    def baseline(backbone: str, checkpointing: bool = False) -> dict:
-        return next(r for r in results if r["method"] == "ce" and r["backbone"] == backbone
-                    and r["checkpointing"] == checkpointing)
-
-    base = baseline("mean")
+    ce_runs = {(r["backbone"], r["checkpointing"]): r for r in results if r["method"] == "ce"}
+    base = ce_runs[("mean", False)]
     print(f"{'method':<11} {'backbone':>8} {'ckpt':>5} {'s/step':>7} {'/ce mean':>8} {'/ce same':>8} "
           f"{'peak MB':>8} {'mem/ce':>7}")
     for r in results:
-        same = baseline(r["backbone"], r["checkpointing"]) if (
-            r["backbone"] in ("mean", "vclip") and any(x["method"] == "ce" and x["backbone"] == r["backbone"]
-                                                       and x["checkpointing"] == r["checkpointing"]
-                                                       for x in results)) else None
+        same = ce_runs.get((r["backbone"], r["checkpointing"]))
         same_ratio = f"{r['step_s'] / same['step_s']:>8.2f}" if same else f"{'-':>8}"
         print(f"{r['method']:<11} {r['backbone']:>8} {str(r['checkpointing']):>5} {r['step_s']:>7.3f} "
               f"{r['step_s'] / base['step_s']:>8.2f} {same_ratio} {r['peak_mb']:>8.0f} "

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ...text.class_embeddings import class_text_embeddings
 from .. import transforms
 from .encode import encode_mp4_bytes, read_mp4
 from .render import DEFAULT_NUM_FRAMES, render_clip
@@ -89,17 +90,6 @@ def still_frames(pairs: Sequence[tuple[str, str]], videos_per_pair: int, seed: i
             frames.append(render_clip(spec, seed + 1000 * index + i, frame_indices=[DEFAULT_NUM_FRAMES // 2]))
             labels.append(index)
     return preprocess_frames(through_mp4(torch.cat(frames)), size), torch.tensor(labels)
-
-
-@torch.no_grad()
-def class_text_embeddings(model, tokenizer, class_names: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
-    """Normalised class embeddings: template embeddings normalised, averaged, renormalised (CLIP's ensemble)."""
-    prompts = [template.format(name) for name in class_names for template in templates]
-    tokens = tokenizer(prompts, padding=True, return_tensors="pt")
-    text = model.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
-    text = getattr(text, "pooler_output", text)
-    text = F.normalize(text, dim=-1).view(len(class_names), len(templates), -1).mean(1)
-    return F.normalize(text, dim=-1)
 
 
 @torch.no_grad()
