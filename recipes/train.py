@@ -1,13 +1,14 @@
-"""Train a video CLIP with one of the paper methods; `accelerate launch recipes/train.py --method taco`.
+"""Train a video CLIP with a registered method: `accelerate launch recipes/train.py --method taco`.
 
-Presets live in recipes/configs/<method>.yaml; every flag of VideoClipTrainingArguments (and transformers'
-TrainingArguments) overrides them. Without --model/--protocol it trains on the toy world and evaluates.
+Presets ship inside the package (`hfvideoclip/training/presets/<method>.yaml`); every flag of
+VideoClipTrainingArguments, transformers' TrainingArguments and the method's own config overrides them
+(`--help` lists them by group). Without --model/--protocol/own-data flags it trains on the toy world and evaluates.
+A method registered in this process (`hfvideoclip.methods.register_method`) trains the same way.
 """
 
 import sys
-from pathlib import Path
 
 from hfvideoclip.training.recipe import main
 
 if __name__ == "__main__":
-    sys.exit(main(config_dir=Path(__file__).resolve().parent / "configs"))
+    sys.exit(main())

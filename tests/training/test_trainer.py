@@ -10,17 +10,16 @@ from transformers import AutoModel, TrainerCallback
 
 import hfvideoclip  # noqa: F401
 from hfvideoclip import VideoClipModel
-from hfvideoclip.training.arguments import VideoClipTrainingArguments
-from hfvideoclip.training.recipe import build_trainer, parse_args
+from hfvideoclip.training.builder import build_trainer
+from hfvideoclip.training.recipe import parse_args
 
 
-def make_args(tmp_path, method, **overrides) -> VideoClipTrainingArguments:
-    values = dict(output_dir=str(tmp_path), method=method, num_frames=4, templates="single", max_steps=4,
-                  per_device_train_batch_size=4, learning_rate=1e-3, logging_steps=1, save_strategy="no",
-                  report_to="none", seed=7, disable_tqdm=True, use_cpu=True, dataloader_num_workers=0,
-                  ema_momentum=0.9, gwa_every_n_steps=2)
-    values.update(overrides)
-    return VideoClipTrainingArguments(**values)
+@pytest.fixture
+def build(make_args):
+    def build(tmp_path, method, clip_dir, dataset, eval_dataset=None, **overrides):
+        args, config = make_args(tmp_path, method, **overrides)
+        return build_trainer(args, clip_dir, dataset, eval_dataset, method_config=config)
+    return build
 
 
 def student_state(trainer):
@@ -31,10 +30,11 @@ METHODS = ["ce", "open_vclip", "froster", "taco", "open_mede"]
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_method_trains_logs_its_terms_and_exports(clip_dir, dataset, tmp_path, method):
-    args = make_args(tmp_path, method, adaptation="frozen_text" if method == "open_vclip" else "full",
-                     gwa=method == "open_mede", patch_alpha=0.5 if method == "open_vclip" else None)
-    trainer = build_trainer(args, clip_dir, dataset)
+def test_method_trains_logs_its_terms_and_exports(clip_dir, dataset, tmp_path, method, build):
+    trainer = build(tmp_path, method, clip_dir, dataset,
+                    adaptation="frozen_text" if method == "open_vclip" else "full",
+                    patch_alpha=0.5 if method == "open_vclip" else None,
+                    **({"gwa": True} if method == "open_mede" else {}))
     before = student_state(trainer)
     trainer.train()
     after = student_state(trainer)
@@ -47,12 +47,12 @@ def test_method_trains_logs_its_terms_and_exports(clip_dir, dataset, tmp_path, m
     trainer.save_model(str(tmp_path / "export"))
     exported = AutoModel.from_pretrained(tmp_path / "export")
     assert isinstance(exported, VideoClipModel)
-    assert not any(k.startswith(("extras", "ema_teacher", "student")) for k in exported.state_dict())
+    assert not any(k.startswith(("heads", "ema_teacher", "student")) for k in exported.state_dict())
     assert (tmp_path / "export" / "video_preprocessor_config.json").exists()
 
 
-def test_froster_teacher_never_changes_and_is_not_optimised(clip_dir, dataset, tmp_path):
-    trainer = build_trainer(make_args(tmp_path, "froster"), clip_dir, dataset)
+def test_froster_teacher_never_changes_and_is_not_optimised(clip_dir, dataset, tmp_path, build):
+    trainer = build(tmp_path, "froster", clip_dir, dataset)
     teacher = trainer.model.frozen_teacher
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     trainer.train()
@@ -61,14 +61,14 @@ def test_froster_teacher_never_changes_and_is_not_optimised(clip_dir, dataset, t
     assert not any(id(p) in optimised for p in teacher.parameters())
     assert not any(k.startswith("frozen_teacher") for k in trainer.model.state_dict())
     # projector heads train with their own learning rate (10x by default)
-    heads = {id(p) for p in trainer.model.extras.parameters()}
+    heads = {id(p) for p in trainer.model.heads.parameters()}
     head_lrs = {g["initial_lr"] for g in trainer.optimizer.param_groups if id(g["params"][0]) in heads}
     student_lrs = {g["initial_lr"] for g in trainer.optimizer.param_groups if id(g["params"][0]) not in heads}
     assert sorted(head_lrs) == pytest.approx([1e-2]) and sorted(student_lrs) == pytest.approx([1e-3])
 
 
-def test_taco_ema_teacher_follows_the_formula(clip_dir, dataset, tmp_path):
-    trainer = build_trainer(make_args(tmp_path, "taco", max_steps=1), clip_dir, dataset)
+def test_taco_ema_teacher_follows_the_formula(clip_dir, dataset, tmp_path, build):
+    trainer = build(tmp_path, "taco", clip_dir, dataset, max_steps=1)
     objective = trainer.model
     teacher0 = {k: v.clone() for k, v in objective.ema_teacher.state_dict().items()}
     trainer.train()
@@ -94,17 +94,18 @@ class StopAt(TrainerCallback):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_stop_and_resume_equals_straight_training(clip_dir, dataset, tmp_path, method):
-    extra = dict(adaptation="frozen_text" if method == "open_vclip" else "full", gwa=method == "open_mede")
-    straight = build_trainer(make_args(tmp_path / "a", method, **extra), clip_dir, dataset)
+def test_stop_and_resume_equals_straight_training(clip_dir, dataset, tmp_path, method, build):
+    extra = dict(adaptation="frozen_text" if method == "open_vclip" else "full",
+                 **({"gwa": True} if method == "open_mede" else {}))
+    straight = build(tmp_path / "a", method, clip_dir, dataset, **extra)
     straight.train()
     expected = student_state(straight)
 
-    first = build_trainer(make_args(tmp_path / "b", method, **extra), clip_dir, dataset)
+    first = build(tmp_path / "b", method, clip_dir, dataset, **extra)
     first.add_callback(StopAt(2))
     first.train()
     assert first.state.global_step == 2
-    second = build_trainer(make_args(tmp_path / "b", method, **extra), clip_dir, dataset)
+    second = build(tmp_path / "b", method, clip_dir, dataset, **extra)
     second.train(resume_from_checkpoint=str(tmp_path / "b" / "checkpoint-2"))
     resumed = student_state(second)
     for key in expected:
@@ -115,10 +116,9 @@ def test_stop_and_resume_equals_straight_training(clip_dir, dataset, tmp_path, m
             torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
 
 
-def test_lora_adaptation_composes_with_taco_and_open_mede(clip_dir, dataset, tmp_path):
+def test_lora_adaptation_composes_with_taco_and_open_mede(clip_dir, dataset, tmp_path, build):
     for method in ("taco", "open_mede"):
-        args = make_args(tmp_path / method, method, adaptation="lora", max_steps=2)
-        trainer = build_trainer(args, clip_dir, dataset)
+        trainer = build(tmp_path / method, method, clip_dir, dataset, adaptation="lora", max_steps=2)
         trainable = [n for n, p in trainer.model.student.named_parameters() if p.requires_grad]
         assert trainable and all("lora_" in n for n in trainable)
         trainer.train()
@@ -127,10 +127,9 @@ def test_lora_adaptation_composes_with_taco_and_open_mede(clip_dir, dataset, tmp
         assert not any("lora" in k for k in exported.state_dict())
 
 
-def test_logged_loss_is_not_scaled_by_gradient_accumulation(clip_dir, dataset, tmp_path):
-    args = make_args(tmp_path, "ce", max_steps=1, gradient_accumulation_steps=2, per_device_train_batch_size=2,
-                     learning_rate=0.0)
-    trainer = build_trainer(args, clip_dir, dataset)
+def test_logged_loss_is_not_scaled_by_gradient_accumulation(clip_dir, dataset, tmp_path, build):
+    trainer = build(tmp_path, "ce", clip_dir, dataset, max_steps=1, gradient_accumulation_steps=2,
+                    per_device_train_batch_size=2, learning_rate=0.0)
     trainer.train()
     logged = next(e["loss"] for e in trainer.state.log_history if "loss" in e)
     ce = next(e["ce"] for e in trainer.state.log_history if "ce" in e)
@@ -139,9 +138,10 @@ def test_logged_loss_is_not_scaled_by_gradient_accumulation(clip_dir, dataset, t
 
 
 def test_preset_and_flags(tmp_path):
-    script, args = parse_args(["--method", "taco", "--output_dir", str(tmp_path), "--rsd_weight", "0.7"])
-    assert args.method == "taco" and args.rsd_weight == 0.7 and args.weight_decay == 0.2
-    assert args.num_anchors == 200 and script.protocol == "toy-b2n"
+    script, args, config = parse_args(["--method", "taco", "--output_dir", str(tmp_path), "--rsd_weight", "0.7"])
+    assert args.method == "taco" and config.rsd_weight == 0.7 and args.weight_decay == 0.2
+    assert config.num_anchors == 200 and script.protocol == "toy-b2n"
+    assert not hasattr(args, "rsd_weight")  # a method's flags live in its own config
     with pytest.raises(ValueError, match="--method 'nope'"):
         parse_args(["--method", "nope", "--output_dir", str(tmp_path)])
     bad = tmp_path / "bad.yaml"
@@ -150,16 +150,15 @@ def test_preset_and_flags(tmp_path):
         parse_args(["--config", str(bad), "--output_dir", str(tmp_path)])
 
 
-def test_bad_description_file_names_the_file_and_the_fix(clip_dir, dataset, tmp_path):
+def test_bad_description_file_names_the_file_and_the_fix(clip_dir, dataset, tmp_path, build):
     path = tmp_path / "descriptions.json"
     path.write_text(json.dumps({"0": "Red circle: a red disc slides left"}))
     with pytest.raises(ValueError, match=r"descriptions.json has no description for class indices \['1'\]"):
-        build_trainer(make_args(tmp_path, "froster", description_file=str(path)), clip_dir, dataset)
+        build(tmp_path, "froster", clip_dir, dataset, description_file=str(path))
 
 
-def test_trainer_evaluate_scores_each_vocabulary(clip_dir, dataset, tmp_path):
-    trainer = build_trainer(make_args(tmp_path, "ce", max_steps=1), clip_dir, dataset,
-                            eval_dataset={"base": dataset, "novel": dataset})
+def test_trainer_evaluate_scores_each_vocabulary(clip_dir, dataset, tmp_path, build):
+    trainer = build(tmp_path, "ce", clip_dir, dataset, max_steps=1, eval_dataset={"base": dataset, "novel": dataset})
     metrics = trainer.evaluate()
     assert set(metrics) >= {"eval_base_top1", "eval_novel_top1", "eval_hm", "eval_base_top5"}
     assert metrics["eval_base_top1"] == metrics["eval_novel_top1"]
@@ -168,29 +167,26 @@ def test_trainer_evaluate_scores_each_vocabulary(clip_dir, dataset, tmp_path):
     assert metrics["eval_base_top5"] == 1.0  # two classes: top-5 always contains the label
 
 
-def test_flip_is_off_for_direction_classes_and_can_be_forced(clip_dir, dataset, tmp_path):
-    from hfvideoclip.training.trainer import augment_videos, flip_preserves_labels
+def test_flip_is_off_for_direction_classes_and_can_be_forced(clip_dir, dataset, tmp_path, build, make_args):
+    from hfvideoclip.training.trainer import flip_preserves_labels
 
     assert not flip_preserves_labels(["a circle moving left", "a star rotating"])
     assert not flip_preserves_labels(["Swiping Right"])
     assert flip_preserves_labels(["archery", "a bright star", "playing cricket"])  # "bright" is not "right"
-    assert build_trainer(make_args(tmp_path, "ce"), clip_dir, dataset).flip is False  # classes say left/right
-    assert build_trainer(make_args(tmp_path, "ce", horizontal_flip=True), clip_dir, dataset).flip is True
-    video = torch.arange(2 * 1 * 3 * 4 * 4, dtype=torch.float32).view(1, 2, 3, 4, 4)
-    flipped = [augment_videos(video, torch.Generator().manual_seed(s), min_area=1.0) for s in range(8)]
-    assert any(torch.equal(f, video.flip(-1)) for f in flipped)  # full-area crop: only the flip changes it
-    assert all(torch.equal(augment_videos(video, torch.Generator().manual_seed(s), flip=False, min_area=1.0), video)
-               for s in range(8))
+    assert build(tmp_path, "ce", clip_dir, dataset).flip is False  # classes say left/right
+    forced = build(tmp_path, "ce", clip_dir, dataset, horizontal_flip=True)
+    assert forced.flip is True and forced.data_collator.augmentation.horizontal_flip == 0.5
+    assert build(tmp_path, "ce", clip_dir, dataset, augment=False).data_collator.augmentation is None
     with pytest.raises(ValueError, match="crop_min_area"):
         make_args(tmp_path, "ce", crop_min_area=0.0)
 
 
-def test_taco_default_temperature_uses_the_models_logit_scale(clip_dir, dataset, tmp_path):
+def test_taco_default_temperature_uses_the_models_logit_scale(clip_dir, dataset, tmp_path, build):
     from hfvideoclip.objectives.taco import default_temperature
 
-    trainer = build_trainer(make_args(tmp_path, "taco"), clip_dir, dataset)
+    trainer = build(tmp_path, "taco", clip_dir, dataset)
     scale = trainer.model.student.logit_scale.exp().item()  # CLIPConfig's init: exp(2.6592) ~ 14.3
     assert trainer.model.temperature == pytest.approx(200 / 16 / scale)
     assert trainer.model.temperature == pytest.approx(default_temperature(200, 16, scale))
-    explicit = build_trainer(make_args(tmp_path, "taco", rsd_temperature=0.5), clip_dir, dataset)
+    explicit = build(tmp_path, "taco", clip_dir, dataset, rsd_temperature=0.5)
     assert explicit.model.temperature == 0.5

@@ -6,13 +6,14 @@ import os
 
 from huggingface_hub import ModelCard, ModelCardData
 
-_PAPERS = {
-    "ce": "ViFi-CLIP (Rasheed et al., CVPR 2023): full fine-tuning with frame-mean pooling",
-    "open_vclip": "Open-VCLIP (Weng et al., ICML 2023): neighbour-frame attention, interpolated weight optimisation",
-    "froster": "FROSTER (Huang et al., ICLR 2024): residual feature distillation from frozen CLIP",
-    "taco": "TACO: relative structure distillation with an EMA teacher and a specialization projection",
-    "open_mede": "Open-MeDe: cross-batch meta-optimisation with Gaussian weight averaging",
-}
+def _method_description(method: str) -> str:
+    """The registered method's one-line description (its objective class's `description`)."""
+    from ..methods import get_method
+
+    try:
+        return get_method(method).objective_class.description or method
+    except ValueError:
+        return method
 
 
 def _metrics_table(results: dict) -> str:
@@ -39,7 +40,7 @@ def write_model_card(output_dir: str, *, method: str, base_model: str, results: 
 
 # {method} video CLIP (hfvideoclip)
 
-Trained with `recipes/train.py --method {method}`: {_PAPERS.get(method, method)}.
+Trained with `recipes/train.py --method {method}`: {_method_description(method)}.
 Base model: `{base_model}`. Protocol: `{results.get('protocol', '?')}`.
 
 ## Use

@@ -31,6 +31,7 @@ __all__ = [
     "relative_structure_scores",
     "relative_structure_distillation",
     "SpecializationProjection",
+    "ema_update_",
 ]
 
 RSD_WEIGHT = 0.4
@@ -208,3 +209,34 @@ class SpecializationProjection(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, hidden_dim={self.hidden_dim}"
+
+
+@torch.no_grad()
+def ema_update_(teacher: nn.Module, student: nn.Module, momentum: float = EMA_MOMENTUM) -> int:
+    """TACO's EMA teacher step, in place: `theta_t <- m * theta_t + (1 - m) * theta_s` for every parameter the two
+    modules share by name (trainable or not); buffers are copied from the student. Returns how many parameters were
+    updated (`m = 1` keeps the teacher frozen)."""
+    if not 0.0 <= float(momentum) <= 1.0:
+        raise ValueError(f"ema_update_: momentum must lie in [0, 1], got {momentum}.")
+    student_params = dict(student.named_parameters())
+    pairs = []
+    for name, target in teacher.named_parameters():
+        source = student_params.get(name)
+        if source is None:
+            continue
+        if source.shape != target.shape:
+            raise ValueError(f"ema_update_: {name!r} has shape {tuple(source.shape)} in the student but "
+                             f"{tuple(target.shape)} in the teacher; the teacher must be a copy of the student.")
+        pairs.append((target, source.detach().to(device=target.device, dtype=target.dtype)))
+    if not pairs:
+        raise ValueError("ema_update_: the student and the teacher share no parameter name; build the teacher as "
+                         "copy.deepcopy(student).")
+    if momentum < 1.0:
+        torch._foreach_mul_([t for t, _ in pairs], float(momentum))
+        torch._foreach_add_([t for t, _ in pairs], [s for _, s in pairs], alpha=1.0 - float(momentum))
+    student_buffers = dict(student.named_buffers())
+    for name, buffer in teacher.named_buffers():
+        source = student_buffers.get(name)
+        if source is not None and source.shape == buffer.shape:
+            buffer.copy_(source)
+    return len(pairs)

@@ -1,12 +1,13 @@
-"""Trainer callbacks that keep extra weights: an EMA teacher (TACO), Gaussian weight averaging (Open-MeDe) and
-uniform averaging of epoch snapshots (FROSTER cross-dataset).
+"""Trainer callbacks that keep extra weights: Gaussian weight averaging (Open-MeDe) and uniform averaging of epoch
+snapshots (FROSTER cross-dataset, Open-VCLIP SWA). TACO's EMA teacher lives in its objective module instead
+(`hfvideoclip.methods.taco`), so Trainer checkpoints hold it with the model.
 
-All three are `transformers.TrainerCallback`s and `ExportableState`s, and they survive Trainer checkpoints:
+Both are `transformers.TrainerCallback`s and `ExportableState`s, and they survive Trainer checkpoints:
 
 - `state()` returns JSON-friendly constructor arguments and counters; transformers stores it in
   `trainer_state.json["stateful_callbacks"]` and, with `restore_callback_states_from_checkpoint=True`, rebuilds
-  the callback from it (the rebuilt callback takes the teacher module from the callback it replaces);
-- the tensors (teacher weights, running averages) are written by `on_save` to
+  the callback from it (the rebuilt callback takes what JSON cannot hold from the callback it replaces);
+- the tensors (running averages) are written by `on_save` to
   `<output_dir>/checkpoint-<step>/<name>.safetensors` (with the JSON state in the file's metadata);
 - on resume, `on_train_begin` reloads that file from `<output_dir>/checkpoint-<global_step>` (or from
   `args.resume_from_checkpoint`). When the checkpoint lives elsewhere call `callback.load_from_checkpoint(dir)`
@@ -38,12 +39,10 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from transformers.trainer_callback import ExportableState
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from ..objectives.open_mede import gaussian_weights
-from ..objectives.taco import EMA_MOMENTUM
+from ..objectives.open_mede import GaussianRunningAverage
 from ..objectives.weight_averaging import RunningAverage
 
 __all__ = [
-    "EmaTeacherCallback",
     "GaussianWeightAveragingCallback",
     "EpochAveragingCallback",
     "unwrap_model",
@@ -55,7 +54,7 @@ ParamsFilter = str | Callable[[str], bool] | None
 _CALLABLE_FILTER = "<callable>"  # stands for a callable filter in `state()`; taken back from the live callback
 
 # Most recent live callback per (class name, name): a callback rebuilt by the Trainer from its JSON state takes the
-# objects that JSON cannot hold (teacher module, callable filter, tensors loaded before `train()`) from it.
+# objects that JSON cannot hold (callable filter, tensors loaded before `train()`) from it.
 _LIVE: dict[tuple[str, str], weakref.ref] = {}
 
 
@@ -262,124 +261,6 @@ class _CheckpointableCallback(TrainerCallback, ExportableState):
         return False
 
 
-class EmaTeacherCallback(_CheckpointableCallback):
-    """Exponential moving average teacher (TACO sec. 3.2): after every optimizer step,
-    `theta_teacher <- m * theta_teacher + (1 - m) * theta_student` for the parameters present (by name and shape)
-    in both models; buffers are copied from the student.
-
-    The teacher is put in eval mode with `requires_grad=False` and must not be registered in any optimizer.
-    Build it as a copy of the student before training (`copy.deepcopy(model)`); TACO's momentum is 0.9998
-    (`m = 1.0` keeps the teacher frozen).
-
-    Args:
-        teacher: the teacher module, updated in place. May be omitted only when a callback of the same `name`
-            already exists (the Trainer rebuilding this callback from `trainer_state.json`): its teacher is used.
-        momentum: `m` in `[0, 1]`.
-        params_filter: which names to update: `None` (all shared names), a regular expression (`re.search`) or a
-            callable `name -> bool`.
-        name: file name of the checkpointed teacher weights (`<name>.safetensors`).
-    """
-
-    def __init__(
-        self,
-        teacher: nn.Module | None = None,
-        momentum: float = EMA_MOMENTUM,
-        params_filter: ParamsFilter = None,
-        name: str = "ema_teacher",
-    ):
-        super().__init__(name, params_filter)
-        if teacher is None:
-            predecessor = self._predecessor_ref() if self._predecessor_ref is not None else None
-            if predecessor is None:
-                raise ValueError(
-                    "EmaTeacherCallback needs the teacher module: EmaTeacherCallback(teacher=copy.deepcopy(model))."
-                )
-            teacher = predecessor.teacher
-        if not 0.0 <= float(momentum) <= 1.0:
-            raise ValueError(f"EmaTeacherCallback: momentum must be in [0, 1], got {momentum}.")
-        self.teacher = teacher
-        self.momentum = float(momentum)
-        self.num_updates = 0
-        self._freeze_teacher()
-
-    def _freeze_teacher(self) -> None:
-        self.teacher.eval()
-        self.teacher.requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> int:
-        """One EMA step from `model` (wrapped or not). Returns the number of parameters updated."""
-        m = self.momentum
-        updated = 0
-        with _full_parameters(model) as student:
-            student_params = dict(student.named_parameters())
-            student_buffers = dict(student.named_buffers())
-            for name, t in self.teacher.named_parameters():
-                s = student_params.get(name)
-                if s is None or not self._keep(name):
-                    continue
-                s = _full_tensor(s).detach()
-                if s.shape != t.shape:
-                    raise ValueError(
-                        f"EmaTeacherCallback: parameter {name!r} has shape {tuple(s.shape)} in the student but "
-                        f"{tuple(t.shape)} in the teacher; the teacher must be a copy of the student."
-                    )
-                t.mul_(m).add_(s.to(device=t.device, dtype=t.dtype), alpha=1.0 - m)
-                updated += 1
-            for name, b in self.teacher.named_buffers():
-                s = student_buffers.get(name)
-                if s is not None and self._keep(name) and s.shape == b.shape:
-                    b.copy_(_full_tensor(s).to(device=b.device, dtype=b.dtype))
-        if updated == 0:
-            raise ValueError(
-                "EmaTeacherCallback: no parameter name is shared by the student and the teacher (after "
-                "params_filter); build the teacher as copy.deepcopy(model) of the unwrapped model."
-            )
-        self.num_updates += 1
-        self._freeze_teacher()
-        return updated
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self._freeze_teacher()
-        if state.global_step > 0:
-            self._restore_for_resume(args, state)
-        else:
-            self._inherited = None
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        if model is None:
-            raise ValueError("EmaTeacherCallback.on_step_end: the Trainer passed no model.")
-        self.update(model)
-
-    # -- checkpointing ----------------------------------------------------------------------------------------
-    def _args(self):
-        return {"momentum": self.momentum}
-
-    def _attributes(self):
-        return {"num_updates": self.num_updates}
-
-    def _tensors(self):
-        return {**dict(self.teacher.named_parameters()), **dict(self.teacher.named_buffers())}
-
-    @torch.no_grad()
-    def _load_tensors(self, tensors, attributes):
-        own = self._tensors()
-        missing = sorted(set(own) - set(tensors))
-        if missing:
-            raise ValueError(f"EmaTeacherCallback({self.name!r}): the saved teacher lacks {missing[:5]}.")
-        for key, target in own.items():
-            _copy_into(target, tensors[key])
-        self.num_updates = int(attributes.get("num_updates", 0))
-
-    def _reset(self):
-        self.num_updates = 0
-
-    def _take_state_from(self, other):
-        if other.teacher is not self.teacher:
-            self._load_tensors({k: v.detach() for k, v in other._tensors().items()}, other._attributes())
-        self.num_updates = other.num_updates
-
-
 class _AveragingCallback(_CheckpointableCallback):
     """Running average of the trainable parameters in CPU float32, optionally loaded into the model at the end."""
 
@@ -419,14 +300,17 @@ class _AveragingCallback(_CheckpointableCallback):
                 if p.requires_grad and self._keep(name)
             }
 
-    def _fold(self, model: nn.Module, weight: float) -> None:
+    def _checked_snapshot(self, model: nn.Module) -> dict[str, torch.Tensor]:
         state = self.snapshot(model)
         if not state:
             raise ValueError(
                 f"{type(self).__name__}: the model has no trainable parameter selected by params_filter "
                 f"{self.params_filter!r}; nothing to average."
             )
-        self._average.update(state, weight)
+        return state
+
+    def _fold(self, model: nn.Module, weight: float) -> None:
+        self._average.update(self._checked_snapshot(model), weight)
 
     @torch.no_grad()
     def apply_to(self, model: nn.Module) -> None:
@@ -524,8 +408,13 @@ class GaussianWeightAveragingCallback(_AveragingCallback):
                 "Gaussian weights of the remaining snapshots follow the new plan.", self.name, self.num_snapshots,
                 total,
             )
+        # The running average itself is Open-MeDe's eq. (13) (`GaussianRunningAverage`), carrying over what a
+        # checkpoint restored.
+        restored = self._average
+        self._average = GaussianRunningAverage(total, self.mu, self.sigma, device="cpu", dtype=torch.float32)
+        self._average.load(restored.state_dict(), restored.weight_sum, restored.num_updates)
         self.num_snapshots = total
-        self.weights = gaussian_weights(total, self.mu, self.sigma).tolist()
+        self.weights = self._average.weights
 
     def _take_snapshot(self, model) -> None:
         if self.weights is None:
@@ -535,7 +424,7 @@ class GaussianWeightAveragingCallback(_AveragingCallback):
             logger.warning("GaussianWeightAveragingCallback(%r): more snapshots than the %d planned; ignoring.",
                            self.name, len(self.weights))
             return
-        self._fold(model, self.weights[t])
+        self._average.update(self._checked_snapshot(model))  # weight w_t from the Gaussian
 
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
         if self.every_n_steps is None:

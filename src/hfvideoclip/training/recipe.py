@@ -1,15 +1,16 @@
-"""The training recipe behind `recipes/train.py` and `hfvideoclip train`.
+"""The training recipe behind `recipes/train.py` and `hfvideoclip train`: parse, build, train, export, evaluate.
 
-`--method` selects a preset (`recipes/configs/<method>.yaml`: backbone, adaptation, objective, hyperparameters);
-any flag on the command line overrides it. Without a dataset argument the recipe trains on the toy world
-(`--protocol toy-b2n`, split 0) and evaluates the exported model on the splits that share that training set
-(`comparable_splits`: only the trained base set for base-to-novel, every test split for cross-dataset), writing
-`results.json`, `results.md`, PNGs and a model card draft next to the model.
+`--method` picks a registered method and its preset (shipped in the package); every flag on the command line
+overrides the preset. Data: a registered protocol (`--protocol`, default the toy world's `toy-b2n`, split
+`--split`) or your own videos (`--dataset_name`, `--train_dir`/`--validation_dir`, `--train_file`/
+`--validation_file`). The exported model is evaluated on the splits that share its training set
+(`comparable_splits`), writing `results.json`, `results.md`, plots and a model card next to the model, and
+`train_args.json` records every resolved argument and where its value came from.
 """
 
 from __future__ import annotations
 
-import copy
+import argparse
 import dataclasses
 import json
 import os
@@ -17,211 +18,144 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from transformers import AutoConfig, HfArgumentParser, set_seed
+from transformers import HfArgumentParser, set_seed
+from transformers.trainer_utils import get_last_checkpoint
 
-from ..models.video_clip import VideoClipConfig, VideoClipModel
-from ..models.video_clip.processing_video_clip import VideoClipProcessor
-from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE
+from ..adapters import available_adaptations
+from ..data.own_data import VideoDataArguments, resolve_data
+from ..methods import MethodConfig, available_methods, get_method
 from .arguments import VideoClipTrainingArguments
-from .objective_model import ClassTexts, VideoClipObjectiveModel
-from .trainer import VideoClipTrainer
-
-DEFAULT_TEMPORAL_MODE = {"ce": "mean", "taco": "mean", "open_vclip": "vclip", "froster": "vclip",
-                         "open_mede": "vclip"}
+from .builder import build_trainer
+from .presets import read_preset
 
 
 @dataclass
 class ScriptArguments:
+    _argument_group_name = "model, protocol and final evaluation"
+
     model: str | None = field(default=None, metadata={
         "help": "CLIP or VideoClip checkpoint (directory or Hub id); default: the shipped toy CLIP."})
-    protocol: str = field(default="toy-b2n", metadata={"help": "Training/evaluation protocol."})
+    protocol: str = field(default="toy-b2n", metadata={
+        "help": "Registered protocol to train and evaluate on (hfvideoclip.data.available_protocols())."})
     split: int = field(default=0, metadata={"help": "Which split of the protocol trains (e.g. base set 0)."})
-    cache_dir: str | None = field(default=None, metadata={"help": "Where the toy videos are generated."})
-    config: str | None = field(default=None, metadata={"help": "Preset YAML; default recipes/configs/<method>.yaml."})
+    cache_dir: str | None = field(default=None, metadata={"help": "Where protocol videos are generated or cached."})
+    config: str | None = field(default=None, metadata={
+        "help": "Preset YAML replacing the method's shipped preset (flag names as keys)."})
     eval_num_clips: int = field(default=1, metadata={"help": "Temporal views at final evaluation."})
     eval_templates: str = field(default="kinetics", metadata={"help": "kinetics or single."})
     skip_final_eval: bool = field(default=False, metadata={"help": "Export only."})
 
 
-def default_config_dir() -> Path:
-    return Path(__file__).resolve().parents[3] / "recipes" / "configs"
+@dataclass
+class RecipeArguments:
+    """Everything `parse_args` resolved; unpacks as `script, training, method = parse_args(...)`."""
+
+    script: ScriptArguments
+    data: VideoDataArguments
+    training: VideoClipTrainingArguments
+    method: MethodConfig
+    preset_path: str | None
+    sources: dict[str, str]
+
+    def __iter__(self):
+        return iter((self.script, self.training, self.method))
+
+    def to_json(self) -> dict:
+        """`{"method", "preset", "arguments": {name: {"value", "source"}}}` for `train_args.json`."""
+        values = {**dataclasses.asdict(self.script), **dataclasses.asdict(self.data), **self.training.to_dict(),
+                  **dataclasses.asdict(self.method)}
+        arguments = {name: {"value": value, "source": self.sources.get(name, "default")}
+                     for name, value in sorted(values.items())}
+        return {"method": self.training.method, "preset": self.preset_path, "arguments": arguments}
 
 
-def _method_from_argv(argv: list[str]) -> str:
+def _flag_value(argv: list[str], name: str) -> str | None:
     for index, token in enumerate(argv):
-        if token == "--method" and index + 1 < len(argv):
+        if token == f"--{name}" and index + 1 < len(argv):
             return argv[index + 1]
-        if token.startswith("--method="):
-            return token.split("=", 1)[1]
-    return "ce"
-
-
-def _config_from_argv(argv: list[str]) -> str | None:
-    for index, token in enumerate(argv):
-        if token == "--config" and index + 1 < len(argv):
-            return argv[index + 1]
-        if token.startswith("--config="):
+        if token.startswith(f"--{name}="):
             return token.split("=", 1)[1]
     return None
 
 
-def load_preset(method: str, config_path: str | None = None, config_dir: Path | None = None) -> dict:
-    path = Path(config_path) if config_path else (config_dir or default_config_dir()) / f"{method}.yaml"
-    if not path.is_file():
-        if config_path:
-            raise FileNotFoundError(f"Preset file {path} does not exist; pass an existing --config YAML.")
-        return {}
-    with open(path) as handle:
-        data = yaml.safe_load(handle) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping of flag names to values, got {type(data).__name__}.")
-    return data
+def _command_line_flags(argv: list[str]) -> set[str]:
+    """Names of the flags given on the command line (`--name`, `--name=value`, `--no_name`)."""
+    names = set()
+    for token in argv:
+        if token.startswith("--"):
+            name = token[2:].split("=", 1)[0]
+            names.add(name)
+            if name.startswith("no_"):
+                names.add(name[3:])
+    return names
 
 
-def parse_args(argv: list[str], config_dir: Path | None = None):
-    preset = load_preset(_method_from_argv(argv), _config_from_argv(argv), config_dir)
-    parser = HfArgumentParser((ScriptArguments, VideoClipTrainingArguments))
+def _with_resume_value(argv: list[str]) -> list[str]:
+    """`--resume_from_checkpoint` without a value means "the last checkpoint in --output_dir" (`true`)."""
+    out = []
+    for index, token in enumerate(argv):
+        out.append(token)
+        if token == "--resume_from_checkpoint" and (index + 1 == len(argv) or argv[index + 1].startswith("--")):
+            out.append("true")
+    return out
+
+
+def build_parser(method: str) -> HfArgumentParser:
+    """The recipe's parser for `method`: script, own-data, Trainer and the method's own flags (own `--help` group)."""
+    spec = get_method(method)
+    epilog = (f"methods: {', '.join(available_methods())}; adaptations: {', '.join(available_adaptations())}. "
+              f"--method {method} preset: {spec.preset or 'none'}.")
+    return HfArgumentParser((ScriptArguments, VideoDataArguments, VideoClipTrainingArguments, spec.config_class),
+                            prog="hfvideoclip train", epilog=epilog,
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def parse_args(argv: list[str]) -> RecipeArguments:
+    """Resolve the command line: the method's preset (or `--config`), then the flags on top."""
+    argv = _with_resume_value(list(argv))
+    config_path = _flag_value(argv, "config")
+    method = _flag_value(argv, "method")
+    if method is None and config_path is not None:
+        method = read_preset(config_path).get("method")
+    method = method or "ce"
+    spec = get_method(method)
+    preset_path = config_path or spec.preset
+    preset = read_preset(preset_path) if preset_path else {}
+    if preset.get("method", method) != method:
+        raise ValueError(f"{preset_path} is a preset for method {preset['method']!r}, not {method!r}; drop --method "
+                         "or pass a preset of that method.")
+    parser = build_parser(method)
     known = {action.dest for action in parser._actions}
     unknown = sorted(set(preset) - known)
     if unknown:
-        raise ValueError(f"Preset for --method {_method_from_argv(argv)} has unknown fields {unknown}; "
-                         "fix the YAML (field names are the command-line flags).")
+        raise ValueError(f"Preset {preset_path} has unknown fields {unknown}; fix the YAML (field names are the "
+                         "command-line flags; see hfvideoclip train --method {method} --help).")
     parser.set_defaults(**preset)
-    if not any(token == "--output_dir" or token.startswith("--output_dir=") for token in argv):
-        argv = [*argv, "--output_dir", f"runs/{_method_from_argv(argv)}"]
-    return parser.parse_args_into_dataclasses(args=argv)
+    given = _command_line_flags(argv)
+    if "output_dir" not in given:
+        argv = [*argv, "--output_dir", f"runs/{method}"]
+    script, data, training, method_config = parser.parse_args_into_dataclasses(args=argv)
+    method_config.validate(training)
+    sources = {name: "preset" for name in preset}
+    sources.update({name: "command line" for name in given if name in known})
+    return RecipeArguments(script, data, training, method_config, preset_path, sources)
 
 
-def load_student(path: str, args: VideoClipTrainingArguments) -> VideoClipModel:
-    config = AutoConfig.from_pretrained(path)
-    if config.model_type == "clip":
-        mode = args.temporal_mode or DEFAULT_TEMPORAL_MODE[args.method]
-        return VideoClipModel.from_clip(path, temporal_mode=mode, num_frames=args.num_frames)
-    model = VideoClipModel.from_pretrained(path)
-    if args.temporal_mode and args.temporal_mode != model.config.temporal_mode:
-        raise ValueError(f"{path} is a {model.config.temporal_mode!r} VideoClipModel; --temporal_mode "
-                         f"{args.temporal_mode} applies only when starting from a CLIP checkpoint.")
-    return model
-
-
-def frame_mean_copy(model: VideoClipModel) -> VideoClipModel:
-    """The frozen CLIP teacher of FROSTER: the same weights, frame-wise (`mean`) backbone."""
-    config = VideoClipConfig.from_dict({**model.config.to_dict(), "temporal_mode": "mean"})
-    teacher = VideoClipModel(config)
-    teacher.load_state_dict(model.state_dict(), strict=False)
-    return teacher.eval().requires_grad_(False)
-
-
-def apply_adaptation(model: VideoClipModel, args: VideoClipTrainingArguments):
-    if args.adaptation == "frozen_text":
-        model.text_model.requires_grad_(False)
-        model.text_projection.requires_grad_(False)
-        return model
-    if args.adaptation == "lora":
-        from peft import LoraConfig, get_peft_model
-
-        targets = [name.strip() for name in args.lora_target_modules.split(",") if name.strip()]
-        config = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, target_modules=targets, lora_dropout=0.0)
-        return get_peft_model(model, config)
-    return model
-
-
-def read_descriptions(path: str, class_names: list[str]) -> list[str]:
-    """FROSTER description file `{"0": "Name: description"}` -> one description per class."""
-    with open(path) as handle:
-        try:
-            data = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON ({error}); expected {{\"0\": \"Name: description\"}}.") \
-                from error
-    missing = [str(i) for i in range(len(class_names)) if str(i) not in data]
-    if missing:
-        raise ValueError(f"{path} has no description for class indices {missing[:10]}; add one entry per class "
-                         "index of the training vocabulary.")
-    return [str(data[str(i)]).split(":", 1)[-1].strip() for i in range(len(class_names))]
-
-
-def build_callbacks(args: VideoClipTrainingArguments) -> list:
-    from .callbacks import EpochAveragingCallback, GaussianWeightAveragingCallback
-
-    callbacks = []
-    student_only = r"^student\."
-    if args.gwa:
-        callbacks.append(GaussianWeightAveragingCallback(mu=args.gwa_mu, sigma=args.gwa_sigma,
-                                                         every_n_steps=args.gwa_every_n_steps,
-                                                         params_filter=student_only))
-    if args.average_start_epoch is not None:
-        callbacks.append(EpochAveragingCallback(args.average_start_epoch, args.average_end_epoch,
-                                                params_filter=student_only))
-    elif args.swa:
-        callbacks.append(EpochAveragingCallback(1, 10**6, params_filter=student_only))
-    return callbacks
-
-
-def make_exporter(processor: VideoClipProcessor, args: VideoClipTrainingArguments, zero_shot_state: dict | None):
-    """Returns `export(objective, output_dir)`: merges LoRA, applies weight patching with the zero-shot CLIP
-    (alpha * finetuned + (1 - alpha) * CLIP), saves the `VideoClipModel` and the processor."""
-
-    def export(objective: VideoClipObjectiveModel, output_dir: str) -> VideoClipModel:
-        student = objective.student
-        if hasattr(student, "merge_and_unload"):
-            student = copy.deepcopy(student).merge_and_unload()
-        if args.patch_alpha is not None and zero_shot_state is not None:
-            from ..objectives.weight_averaging import weight_space_ensemble
-
-            state = student.state_dict()
-            patched = weight_space_ensemble(state, {k: zero_shot_state[k] for k in state}, args.patch_alpha)
-            student = copy.deepcopy(student)
-            student.load_state_dict(patched)
-        student.save_pretrained(output_dir)
-        processor.save_pretrained(output_dir)
-        return student
-
-    return export
-
-
-def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_dataset, eval_dataset=None
-                  ) -> VideoClipTrainer:
-    """Student (+ adaptation), processor, class texts, objective module, callbacks and exporter -> trainer."""
-    student = load_student(model_path, args)
-    processor = VideoClipProcessor.from_pretrained(model_path, num_frames=args.num_frames)
-    zero_shot_state = {k: v.detach().clone() for k, v in student.state_dict().items()} \
-        if args.patch_alpha is not None else None
-    frozen_teacher = frame_mean_copy(student) if args.method == "froster" else None
-    student = apply_adaptation(student, args)
-    class_names = train_dataset.features["label"].names
-    templates = KINETICS_TEMPLATES if args.templates == "kinetics" else SINGLE_TEMPLATE
-    descriptions = read_descriptions(args.description_file, class_names) if args.description_file else None
-    texts = ClassTexts(processor.tokenizer, class_names, templates, descriptions)
-    objective = VideoClipObjectiveModel(student, args, texts, frozen_teacher=frozen_teacher)
-    return VideoClipTrainer(model=objective, args=args, processor=processor, train_dataset=train_dataset,
-                            eval_dataset=eval_dataset, callbacks=build_callbacks(args),
-                            export_hook=make_exporter(processor, args, zero_shot_state))
-
-
-def run(script: ScriptArguments, args: VideoClipTrainingArguments) -> dict:
-    from ..data.toy import load_protocol, toy_clip_path
-
-    set_seed(args.seed)
-    model_path = script.model or toy_clip_path()
-    protocol = load_protocol(script.protocol, cache_dir=script.cache_dir)
-    if not 0 <= script.split < len(protocol.splits):
-        raise ValueError(f"--split {script.split} does not exist: {script.protocol} has {len(protocol.splits)} "
-                         "splits.")
-    split = protocol.splits[script.split]
-    if split.train is None:
-        raise ValueError(f"Protocol {script.protocol} has no training set (it is zero-shot only); use toy-b2n, "
-                         "toy-xd or toy-ooc.")
-    trainer = build_trainer(args, model_path, split.train, dict(split.eval))
-    train_output = trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
-    trainer.save_model(args.output_dir)
-    trainer.save_state()
-
-    results = {"train": train_output.metrics}
-    if not script.skip_final_eval and trainer.is_world_process_zero():
-        results = evaluate_export(script, args, comparable_splits(protocol, script.split), model_path)
-    return results
+def resolve_checkpoint(args: VideoClipTrainingArguments) -> str | None:
+    """`--resume_from_checkpoint`: `true` (or the flag alone) -> the last checkpoint in `--output_dir`; a path ->
+    that checkpoint; unset / `false` -> None."""
+    value = args.resume_from_checkpoint
+    if value is None or str(value).lower() in ("", "false", "no", "0"):
+        return None
+    if str(value).lower() in ("true", "yes", "1"):
+        last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
+        if last is None:
+            raise ValueError(f"--resume_from_checkpoint: no checkpoint-* folder in --output_dir {args.output_dir}; "
+                             "train without the flag first, or pass a checkpoint folder.")
+        return last
+    if not os.path.isdir(value):
+        raise ValueError(f"--resume_from_checkpoint {value}: no such checkpoint folder.")
+    return value
 
 
 def comparable_splits(protocol, split_index: int):
@@ -238,10 +172,49 @@ def comparable_splits(protocol, split_index: int):
     return dataclasses.replace(protocol, splits=kept)
 
 
+def run(parsed: RecipeArguments) -> dict:
+    """Train, export to `--output_dir`, evaluate on the comparable splits; returns the results dict."""
+    from ..data.toy import toy_clip_path
+
+    script, data, args = parsed.script, parsed.data, parsed.training
+    set_seed(args.seed)
+    model_path = script.model or toy_clip_path()
+    protocol = resolve_data(script.protocol, cache_dir=script.cache_dir, **dataclasses.asdict(data))
+    if not 0 <= script.split < len(protocol.splits):
+        raise ValueError(f"--split {script.split} does not exist: {protocol.name} has {len(protocol.splits)} splits.")
+    split = protocol.splits[script.split]
+    if split.train is None:
+        raise ValueError(f"{protocol.name} has no training set (it is zero-shot only); pick a protocol with "
+                         "training data or pass --train_dir / --train_file / --dataset_name.")
+    resume = resolve_checkpoint(args)
+    trainer = build_trainer(args, model_path, split.train, dict(split.eval) or None, method_config=parsed.method)
+    if args.should_save:
+        os.makedirs(args.output_dir, exist_ok=True)
+        with open(os.path.join(args.output_dir, "train_args.json"), "w") as handle:
+            json.dump(parsed.to_json(), handle, indent=2, default=str)
+    train_output = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(args.output_dir)
+    trainer.save_state()
+
+    results = {"train": train_output.metrics}
+    evaluated = not script.skip_final_eval and any(s.eval for s in protocol.splits)
+    if evaluated and trainer.is_world_process_zero():
+        results = evaluate_export(script, args, comparable_splits(protocol, script.split), model_path)
+    if trainer.is_world_process_zero():
+        print(f"\nmodel:     {args.output_dir}  (AutoModel.from_pretrained / pipeline)")
+        print(f"arguments: {os.path.join(args.output_dir, 'train_args.json')}")
+        if evaluated:
+            print(f"results:   {os.path.join(args.output_dir, 'results.json')}, results.md, plot_*.png, README.md")
+    return results
+
+
 def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, protocol, model_path: str) -> dict:
     from ..evaluation.harness import evaluate_protocol
     from ..evaluation.results import format_results_table
     from ..hub.model_card import write_model_card
+    from ..models.video_clip import VideoClipModel
+    from ..models.video_clip.processing_video_clip import VideoClipProcessor
+    from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE
 
     model = VideoClipModel.from_pretrained(args.output_dir).eval()
     processor = VideoClipProcessor.from_pretrained(args.output_dir)
@@ -256,11 +229,16 @@ def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, p
     return results
 
 
-def main(argv: list[str] | None = None, config_dir: Path | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `recipes/train.py` and `hfvideoclip train`. Bad input: one line on stderr, exit code 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    script, args = parse_args(argv, config_dir)
-    run(script, args)
+    try:
+        run(parse_args(argv))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
-__all__ = ["ScriptArguments", "comparable_splits", "main", "parse_args", "run", "load_preset"]
+__all__ = ["RecipeArguments", "ScriptArguments", "build_parser", "comparable_splits", "main", "parse_args",
+           "resolve_checkpoint", "run"]

@@ -1,12 +1,14 @@
-"""`VideoClipTrainer`: a `transformers.Trainer` for open-vocabulary video objectives.
+"""`VideoClipTrainer`: a `transformers.Trainer` over a method's `Objective` module.
 
-`compute_loss` runs `VideoClipObjectiveModel` (one method per objective module), logs every loss term apart,
-and Open-MeDe's meta step replaces the ordinary backward in `training_step`. Evaluation scores each eval dataset
-against its own class vocabulary with the evaluation harness.
+`compute_loss` runs the objective and logs every named term apart (averaged across processes at each log); an
+objective with a custom training step (Open-MeDe's meta step) replaces the ordinary backward. Evaluation scores
+each eval dataset against its own class vocabulary with the evaluation harness. The objective's callbacks and the
+optimizer-step hook (EMA teachers) are wired here, so nothing outside a method's module names the method.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections import defaultdict
@@ -15,45 +17,18 @@ import torch
 from transformers import Trainer, TrainerCallback
 from transformers.utils import logging
 
-from ..data import transforms as T
+from ..data.collator import VideoClipCollator
+from ..data.transforms import AugmentationConfig
+from ..methods.base import Objective
 from .arguments import VideoClipTrainingArguments
-from .objective_model import VideoClipObjectiveModel, step_generator
 
 logger = logging.get_logger(__name__)
 
 
-def _class_names(dataset) -> list[str]:
+def dataset_class_names(dataset) -> list[str]:
     """`dataset.features["label"].names`, or [] for a dataset without a ClassLabel."""
     feature = getattr(dataset, "features", None) or {}
     return list(getattr(feature.get("label"), "names", None) or [])
-
-
-class VideoClassificationCollator:
-    """Rows `{"video": path, "label": int}` -> `pixel_values_videos` (B, T, 3, S, S) and `labels` (B,).
-
-    Decoding is deterministic (segment centres, centre crop); the random augmentation happens in the trainer
-    with a generator seeded by (seed, step), so a resumed run replays it exactly.
-    """
-
-    def __init__(self, video_processor):
-        self.video_processor = video_processor
-
-    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        videos = [row["video"] for row in rows]
-        pixels = self.video_processor(videos, num_clips=1, num_crops=1)
-        return {"pixel_values_videos": pixels, "labels": torch.tensor([int(row["label"]) for row in rows])}
-
-
-def augment_videos(pixels: torch.Tensor, generator: torch.Generator, *, flip: bool = True,
-                   min_area: float = 0.4) -> torch.Tensor:
-    """Per video: random resized crop (area fraction min_area-1, ratio 3/4-4/3) back to the same size and, if
-    `flip`, a horizontal flip with p = 0.5, identical for all frames of a clip. pixels: (B, T, 3, S, S)."""
-    size = pixels.shape[-1]
-    out = []
-    for video in pixels:
-        video = T.random_resized_crop(video, size, scale=(min_area, 1.0), generator=generator)
-        out.append(T.random_horizontal_flip(video, 0.5, generator=generator) if flip else video)
-    return torch.stack(out)
 
 
 _MIRRORED_WORDS = re.compile(r"\b(left|right|leftward|rightward|clockwise|anticlockwise|counterclockwise)\b",
@@ -66,36 +41,63 @@ def flip_preserves_labels(class_names) -> bool:
     return not any(_MIRRORED_WORDS.search(str(name)) for name in class_names)
 
 
-class EmaTeacherUpdate(TrainerCallback):
-    """After every optimizer step: teacher <- m * teacher + (1 - m) * student (TACO). `model` given to callbacks
-    is the Trainer's unwrapped `VideoClipObjectiveModel`."""
+def training_augmentation(args: VideoClipTrainingArguments, class_names) -> AugmentationConfig | None:
+    """The training clips' augmentation from the shared flags (None with `--augment false`)."""
+    if not args.augment:
+        return None
+    flip = args.horizontal_flip
+    if flip is None:
+        flip = flip_preserves_labels(class_names)
+        if not flip:
+            example = next(n for n in class_names if _MIRRORED_WORDS.search(str(n)))
+            logger.info("Horizontal flip augmentation is off: class names name a direction (e.g. %r); pass "
+                        "--horizontal_flip true to force it.", example)
+    return AugmentationConfig(crop_min_area=args.crop_min_area, horizontal_flip=0.5 if flip else 0.0,
+                              grayscale=args.grayscale_probability, color_jitter=args.color_jitter_probability)
+
+
+class _ObjectiveHooks(TrainerCallback):
+    """Calls `objective.on_optimizer_step()` after every optimizer step, and tells the collator the epoch (its
+    augmentation seed), on the unwrapped objective the Trainer hands to callbacks."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if hasattr(self.collator, "set_epoch"):
+            self.collator.set_epoch(int(math.floor(round(float(state.epoch or 0.0), 6))))
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        if model is not None and hasattr(model, "update_ema_teacher"):
-            model.update_ema_teacher()
+        if model is not None and hasattr(model, "on_optimizer_step"):
+            model.on_optimizer_step()
 
 
 class VideoClipTrainer(Trainer):
-    """Trainer over a `VideoClipObjectiveModel`. Extra arguments: `eval_vocabularies` is not needed: every eval
-    dataset carries its class names in `features["label"].names`."""
+    """Trainer over an `Objective`. `processor` is the `VideoClipProcessor`; `exporter(objective, output_dir)`
+    writes the user-facing model (see `training.export.ModelExporter`)."""
 
-    def __init__(self, model: VideoClipObjectiveModel, args: VideoClipTrainingArguments, processor=None,
-                 export_hook=None, **kwargs):
-        kwargs.setdefault("data_collator", VideoClassificationCollator(processor.video_processor))
+    def __init__(self, model: Objective, args: VideoClipTrainingArguments, processor=None, exporter=None,
+                 **kwargs):
+        train_dataset = kwargs.get("train_dataset")
+        self.augmentation = training_augmentation(args, dataset_class_names(train_dataset))
+        collator = kwargs.setdefault("data_collator", VideoClipCollator(
+            processor.video_processor, train=self.augmentation is not None, augmentation=self.augmentation,
+            seed=args.seed, process_index=args.process_index))
         super().__init__(model=model, args=args, processing_class=processor, **kwargs)
         self.processor = processor
-        self.export_hook = export_hook
+        self.exporter = exporter
         self._term_sums: dict[str, float] = defaultdict(float)
         self._term_count = 0
-        if args.method == "taco":
-            self.add_callback(EmaTeacherUpdate())
-        self.flip = args.horizontal_flip
-        if self.flip is None:
-            names = _class_names(self.train_dataset)
-            self.flip = flip_preserves_labels(names)
-            if not self.flip:
-                logger.info("Horizontal flip augmentation is off: class names name a direction (e.g. %r); pass "
-                            "--horizontal_flip true to force it.", next(n for n in names if _MIRRORED_WORDS.search(n)))
+        self.add_callback(_ObjectiveHooks(collator))
+
+    @property
+    def flip(self) -> bool:
+        """Whether training clips are mirrored half of the time."""
+        return bool(self.augmentation is not None and self.augmentation.horizontal_flip > 0)
+
+    @property
+    def objective(self) -> Objective:
+        return self.accelerator.unwrap_model(self.model)
 
     # ------------------------------------------------------------------ optimisation
     def create_optimizer(self, model=None):
@@ -110,64 +112,36 @@ class VideoClipTrainer(Trainer):
         for name, param in objective.named_parameters():
             if not param.requires_grad:
                 continue
-            is_head = name.startswith("extras.")
+            is_head = name.startswith("heads.")
             no_decay = name not in decay or "embedding" in name or "logit_scale" in name
             groups[(is_head, no_decay)].append(param)
-        param_groups = []
-        for (is_head, no_decay), params in groups.items():
-            param_groups.append({"params": params, "weight_decay": 0.0 if no_decay else self.args.weight_decay,
-                                 "lr": head_lr if is_head else self.args.learning_rate})
+        param_groups = [{"params": params, "weight_decay": 0.0 if no_decay else self.args.weight_decay,
+                         "lr": head_lr if is_head else self.args.learning_rate}
+                        for (is_head, no_decay), params in groups.items()]
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, objective)
         optimizer_kwargs.pop("lr", None)
         self.optimizer = optimizer_cls(param_groups, lr=self.args.learning_rate, **optimizer_kwargs)
         return self.optimizer
 
-    def _objective(self, model) -> VideoClipObjectiveModel:
-        return self.accelerator.unwrap_model(model)
-
-    def _prepare_batch(self, model, inputs):
-        objective = self._objective(model)
-        objective.step = self.state.global_step
-        pixels = inputs["pixel_values_videos"]
-        if self.args.augment and model.training:
-            pixels = augment_videos(pixels, step_generator(self.args.seed, self.state.global_step, 4), flip=self.flip,
-                                    min_area=self.args.crop_min_area)
-        return objective, pixels, inputs["labels"]
-
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        _, pixels, labels = self._prepare_batch(model, inputs)
-        outputs = model(pixel_values_videos=pixels, labels=labels)
-        self._record_terms(outputs)
+        self.objective.step = self.state.global_step
+        outputs = model(pixel_values_videos=inputs["pixel_values_videos"], labels=inputs["labels"])
+        self.record_terms(outputs)
         return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
 
     def training_step(self, model, inputs, num_items_in_batch=None):
-        if self.args.method != "open_mede":
+        objective = self.objective
+        if not objective.has_custom_training_step:
             return super().training_step(model, inputs, num_items_in_batch)
         model.train()
         inputs = self._prepare_inputs(inputs)
-        objective, pixels, labels = self._prepare_batch(model, inputs)
-        alpha = self.args.meta_inner_lr if self.args.meta_inner_lr is not None else self._get_learning_rate()
-        result = objective.meta_step(pixels, labels, alpha=alpha, delta=self.args.meta_query_weight)
-        gradients = result.gradients
-        if self.accelerator.num_processes > 1:  # one all-reduce per meta step
-            names = list(gradients)
-            flat = torch.cat([gradients[n].flatten() for n in names])
-            flat = self.accelerator.reduce(flat, reduction="mean")
-            offset = 0
-            for name in names:
-                numel = gradients[name].numel()
-                gradients[name] = flat[offset:offset + numel].view_as(gradients[name])
-                offset += numel
-        params = dict(objective.student.named_parameters())
-        with torch.no_grad():
-            for name, grad in gradients.items():
-                param = params[name]
-                param.grad = grad.to(param.dtype) if param.grad is None else param.grad + grad.to(param.dtype)
-        self._record_terms({"support_ce": result.support_loss, "query_ce": result.query_loss})
-        return result.support_loss.detach()
+        objective.step = self.state.global_step
+        with self.compute_loss_context_manager():
+            return objective.custom_training_step(self, model, inputs["pixel_values_videos"], inputs["labels"])
 
     # ------------------------------------------------------------------ logging per term
-    def _record_terms(self, outputs: dict) -> None:
+    def record_terms(self, outputs: dict) -> None:
+        """Accumulate the scalar terms of `outputs` (except `loss`, which the Trainer logs) until the next log."""
         for key, value in outputs.items():
             if key == "loss" or not torch.is_tensor(value) or value.numel() != 1:
                 continue
@@ -196,7 +170,7 @@ class VideoClipTrainer(Trainer):
             return {}
         if not isinstance(datasets, dict):
             datasets = {"test": datasets}
-        student = self._objective(self.model).student
+        student = self.objective.student
         was_training = student.training
         student.eval()
         metrics = {}
@@ -215,11 +189,14 @@ class VideoClipTrainer(Trainer):
 
     # ------------------------------------------------------------------ saving
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
-        """Checkpoints (`_internal_call`) hold the whole objective module (student, heads, EMA teacher), so a
-        resumed run continues exactly; a user-facing save exports the student alone as a `VideoClipModel`."""
-        if _internal_call or self.export_hook is None:
+        """Checkpoints (`_internal_call`) hold the whole objective module (student, heads, teachers), so a resumed
+        run continues exactly; a user-facing save exports the student alone as a `VideoClipModel`."""
+        if _internal_call or self.exporter is None:
             return super().save_model(output_dir, _internal_call=_internal_call)
         output_dir = output_dir or self.args.output_dir
         if self.args.should_save:
             os.makedirs(output_dir, exist_ok=True)
-            self.export_hook(self._objective(self.model), output_dir)
+            self.exporter(self.objective, output_dir)
+
+
+__all__ = ["VideoClipTrainer", "dataset_class_names", "flip_preserves_labels", "training_augmentation"]

@@ -1,0 +1,48 @@
+"""Adaptation strategies: which parameters of a `VideoClipModel` train, and how the result folds back into a plain
+model for export. Each strategy is small: `apply(model, args) -> trainable model`, `export(model) -> VideoClipModel`.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+class Adaptation:
+    """Base strategy: every parameter trains; export returns the model itself."""
+
+    name = "full"
+
+    def apply(self, model: nn.Module, args) -> nn.Module:
+        """Prepare `model` for training (freeze, wrap); `args` are the shared training arguments."""
+        return model
+
+    def export(self, model: nn.Module) -> nn.Module:
+        """A plain `VideoClipModel` holding what was trained (never modifies `model`: training may go on)."""
+        return model
+
+
+_ADAPTATIONS: dict[str, type[Adaptation]] = {}
+
+
+def register_adaptation(name: str, cls: type[Adaptation] | None = None):
+    """Register an `Adaptation` subclass under `name` (also usable as a class decorator)."""
+    if cls is None:
+        return lambda klass: register_adaptation(name, klass)
+    if not (isinstance(cls, type) and issubclass(cls, Adaptation)):
+        raise TypeError(f"register_adaptation({name!r}): {cls!r} is not an Adaptation subclass.")
+    _ADAPTATIONS[name] = cls
+    return cls
+
+
+def get_adaptation(name: str) -> Adaptation:
+    """A new instance of the strategy registered as `name`."""
+    if name not in _ADAPTATIONS:
+        raise ValueError(f"--adaptation {name!r} is not available; choose one of {', '.join(available_adaptations())}.")
+    return _ADAPTATIONS[name]()
+
+
+def available_adaptations() -> list[str]:
+    return list(_ADAPTATIONS)
+
+
+__all__ = ["Adaptation", "available_adaptations", "get_adaptation", "register_adaptation"]

@@ -1,0 +1,24 @@
+"""`lora`: low-rank adapters through `peft` on the named linear layers (`--lora_target_modules`), merged at export."""
+
+from __future__ import annotations
+
+import copy
+
+from .base import Adaptation, register_adaptation
+
+
+@register_adaptation("lora")
+class LoraAdaptation(Adaptation):
+    name = "lora"
+
+    def apply(self, model, args):
+        from peft import LoraConfig, get_peft_model
+
+        targets = [name.strip() for name in args.lora_target_modules.split(",") if name.strip()]
+        if not targets:
+            raise ValueError("--lora_target_modules is empty; name the linear layers to adapt, e.g. q_proj,v_proj.")
+        config = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, target_modules=targets, lora_dropout=0.0)
+        return get_peft_model(model, config)
+
+    def export(self, model):
+        return copy.deepcopy(model).merge_and_unload() if hasattr(model, "merge_and_unload") else model

@@ -1,0 +1,119 @@
+"""`froster` (FROSTER, Huang et al., ICLR 2024): residual feature distillation from the frozen CLIP.
+
+L = CE + beta * (L_vision + L_text) with `objectives.froster.froster_distillation`; the teacher is the frozen
+zero-shot model run frame-wise (`mean`); the residual projectors are heads (dropped at export). Text tower
+trained with one random template (+ an optional rephrased description) per class and step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+
+from ..models.video_clip import VideoClipConfig, VideoClipModel
+from ..objectives.froster import (
+    DEFAULT_DISTILLATION_WEIGHT,
+    DEFAULT_RESIDUAL_ALPHA,
+    ResidualProjector,
+    froster_distillation,
+)
+from .base import MethodConfig, base_model
+from .ce import CrossEntropyObjective
+
+
+@dataclass
+class FrosterConfig(MethodConfig):
+    _argument_group_name: ClassVar[str] = "froster (FROSTER) options"
+
+    distillation_weight: float = field(default=DEFAULT_DISTILLATION_WEIGHT,
+                                       metadata={"help": "beta: weight of the feature distillation."})
+    residual_alpha: float = field(default=DEFAULT_RESIDUAL_ALPHA, metadata={"help": "Residual projector alpha."})
+    description_file: str | None = field(default=None, metadata={
+        "help": "Class descriptions JSON {\"0\": \"Name: description\"}, appended to the prompts."})
+    average_start_epoch: int | None = field(default=None, metadata={
+        "help": "Export the uniform average of epoch snapshots from this epoch (paper, cross-dataset: 2) ..."})
+    average_end_epoch: int | None = field(default=None, metadata={"help": "... to this epoch (paper: 22)."})
+
+    def validate(self, args) -> None:
+        if (self.average_start_epoch is None) != (self.average_end_epoch is None):
+            raise ValueError("--average_start_epoch and --average_end_epoch go together.")
+
+
+def read_descriptions(path: str, class_names: list[str]) -> list[str]:
+    """FROSTER description file `{"0": "Name: description"}` -> one description per class."""
+    with open(path) as handle:
+        try:
+            data = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON ({error}); expected {{\"0\": \"Name: description\"}}.") \
+                from error
+    missing = [str(i) for i in range(len(class_names)) if str(i) not in data]
+    if missing:
+        raise ValueError(f"{path} has no description for class indices {missing[:10]}; add one entry per class "
+                         "index of the training vocabulary.")
+    return [str(data[str(i)]).split(":", 1)[-1].strip() for i in range(len(class_names))]
+
+
+def frame_mean_copy(model: VideoClipModel) -> VideoClipModel:
+    """The frozen CLIP teacher: the same weights, frame-wise (`mean`) backbone."""
+    config = VideoClipConfig.from_dict({**model.config.to_dict(), "temporal_mode": "mean"})
+    teacher = VideoClipModel(config)
+    teacher.load_state_dict(model.state_dict(), strict=False)
+    return teacher.eval().requires_grad_(False)
+
+
+class FrosterObjective(CrossEntropyObjective):
+    config_class = FrosterConfig
+    default_temporal_mode = "vclip"
+    description = "FROSTER (Huang et al., ICLR 2024): residual feature distillation from frozen CLIP"
+    needs_zero_shot_model = True
+
+    @staticmethod
+    def class_descriptions(config: FrosterConfig, class_names: list[str]) -> list[str] | None:
+        return read_descriptions(config.description_file, class_names) if config.description_file else None
+
+    def __init__(self, student, config, context):
+        super().__init__(student, config, context)
+        if context.zero_shot_model is None:
+            raise ValueError("method 'froster' needs the zero-shot model as its teacher.")
+        # Not a submodule: never optimised nor checkpointed; rebuilt from the base model on resume.
+        self.__dict__["frozen_teacher"] = frame_mean_copy(base_model(context.zero_shot_model))
+        dim = self.projection_dim
+        self.heads["vision_projector"] = ResidualProjector(dim, alpha=config.residual_alpha)
+        self.heads["text_projector"] = ResidualProjector(dim, alpha=config.residual_alpha)
+
+    def loss(self, pixel_values_videos, labels):
+        """CE + beta * [mean(1 - cos(P_v(student frames), teacher frames)) + mean(1 - cos(P_t(student text),
+        teacher text))], teacher = frozen CLIP, frame-wise."""
+        ids, mask = self.class_texts.sample(self.generator(1))
+        video, frames = self.student.get_video_features(pixel_values_videos=pixel_values_videos,
+                                                        return_frame_embeds=True)
+        text = self.student.get_text_features(input_ids=ids, attention_mask=mask)
+        logits = self.student.compute_logits(video, text, frame_embeds=frames)
+        ce = torch.nn.functional.cross_entropy(logits, labels)
+        teacher = self.frozen_teacher.to(pixel_values_videos.device)
+        with torch.no_grad():
+            teacher_frames = teacher.get_frame_features(pixel_values_videos)
+            teacher_text = teacher.get_text_features(input_ids=ids, attention_mask=mask)
+        student_frames = frames if frames is not None else video.unsqueeze(1)
+        if student_frames.shape[1] != teacher_frames.shape[1]:  # viclip student: one token per video
+            teacher_frames = teacher_frames.mean(dim=1, keepdim=True)
+        terms = froster_distillation(student_frames, teacher_frames, text, teacher_text,
+                                     self.heads["vision_projector"], self.heads["text_projector"])
+        loss = ce + self.config.distillation_weight * terms["total"]
+        return {"loss": loss, "ce": ce.detach(), "distill_vision": terms["vision"].detach(),
+                "distill_text": terms["text"].detach()}
+
+    def callbacks(self):
+        from ..training.callbacks import EpochAveragingCallback
+
+        if self.config.average_start_epoch is None:
+            return []
+        return [EpochAveragingCallback(self.config.average_start_epoch, self.config.average_end_epoch,
+                                       params_filter=r"^student\.")]
+
+
+__all__ = ["FrosterConfig", "FrosterObjective", "frame_mean_copy", "read_descriptions"]

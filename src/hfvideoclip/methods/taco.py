@@ -1,0 +1,79 @@
+"""`taco`: relative structure distillation from an EMA teacher, with a disposable specialization projection.
+
+L = CE(h(v) + v, W) + lambda * KL(teacher || student) of anchor-mediated class scores (TACO eq. (3)-(8)),
+`objectives.taco.relative_structure_distillation`; the teacher is updated after every optimizer step with
+`objectives.taco.ema_update_` and lives in this module, so Trainer checkpoints hold it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+
+from ..objectives.taco import (
+    EMA_MOMENTUM,
+    NUM_ANCHORS,
+    RSD_WEIGHT,
+    SpecializationProjection,
+    default_temperature,
+    ema_update_,
+    relative_structure_distillation,
+    sample_anchors,
+)
+from .base import MethodConfig, base_model, text_tower_trains
+from .ce import CrossEntropyObjective
+
+
+@dataclass
+class TacoConfig(MethodConfig):
+    _argument_group_name: ClassVar[str] = "taco (TACO) options"
+
+    rsd_weight: float = field(default=RSD_WEIGHT, metadata={"help": "lambda: weight of the RSD term."})
+    num_anchors: int = field(default=NUM_ANCHORS, metadata={"help": "Anchors M, resampled every step."})
+    rsd_temperature: float | None = field(default=None, metadata={
+        "help": "tau; default (M/D)/exp(logit_scale) of the initial model ((M/D)/100 for OpenAI CLIP) puts the "
+                "anchor-mediated score on the model's own logit scale."})
+    ema_momentum: float = field(default=EMA_MOMENTUM, metadata={"help": "EMA teacher momentum (1.0 = frozen)."})
+
+    def validate(self, args) -> None:
+        if not 0.0 <= self.ema_momentum <= 1.0:
+            raise ValueError(f"--ema_momentum must lie in [0, 1], got {self.ema_momentum}.")
+        if self.num_anchors < 1:
+            raise ValueError(f"--num_anchors must be positive, got {self.num_anchors}.")
+
+
+class TacoObjective(CrossEntropyObjective):
+    config_class = TacoConfig
+    description = "TACO: relative structure distillation with an EMA teacher and a specialization projection"
+
+    def __init__(self, student, config, context):
+        super().__init__(student, config, context)
+        dim = self.projection_dim
+        self.heads["specialization"] = SpecializationProjection(dim)
+        self.ema_teacher = copy.deepcopy(student).eval().requires_grad_(False)
+        # tau = (M / D) / exp(logit_scale): the RSD distributions as sharp as the model's own class distributions.
+        logit_scale = min(float(base_model(student).logit_scale.detach().exp()), 100.0)
+        self.temperature = config.rsd_temperature or default_temperature(config.num_anchors, dim, logit_scale)
+
+    def loss(self, pixel_values_videos, labels):
+        ce, video, _, text = self.classification(pixel_values_videos, labels,
+                                                 video_transform=self.heads["specialization"])
+        with torch.no_grad():
+            teacher_video = self.ema_teacher.get_video_features(pixel_values_videos=pixel_values_videos)
+            if text_tower_trains(self.student):
+                ids, mask = self.class_texts.sample(self.generator(1))  # the template the student drew
+                teacher_text = self.ema_teacher.get_class_embeddings(input_ids=ids, attention_mask=mask)
+            else:
+                teacher_text = text
+        anchors = sample_anchors(self.config.num_anchors, video.shape[-1], generator=self.generator(3)).to(video)
+        rsd = relative_structure_distillation(video, text, teacher_video, teacher_text, anchors, self.temperature)
+        return {"loss": ce + self.config.rsd_weight * rsd, "ce": ce.detach(), "rsd": rsd.detach()}
+
+    def on_optimizer_step(self) -> None:
+        ema_update_(self.ema_teacher, self.student, self.config.ema_momentum)
+
+
+__all__ = ["TacoConfig", "TacoObjective"]

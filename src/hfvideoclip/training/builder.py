@@ -1,0 +1,59 @@
+"""`build_trainer`: student, adaptation, class texts, the method's objective, callbacks and exporter -> trainer.
+
+The library assembles trainers; scripts only parse arguments and call this.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ..adapters import get_adaptation
+from ..methods import MethodConfig, ObjectiveContext, get_method
+from ..models.loading import load_video_clip_model
+from ..models.video_clip.processing_video_clip import VideoClipProcessor
+from ..text.class_texts import ClassTexts
+from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE
+from .arguments import VideoClipTrainingArguments
+from .export import ModelExporter
+from .trainer import VideoClipTrainer, dataset_class_names
+
+
+def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_dataset, eval_dataset=None,
+                  method_config: MethodConfig | None = None, callbacks: list | None = None) -> VideoClipTrainer:
+    """A `VideoClipTrainer` for `args.method` on `train_dataset` (a `video` column and a `label` ClassLabel).
+
+    `method_config` is the method's config (default: its defaults); `model_path` a CLIP or VideoClip checkpoint.
+    """
+    spec = get_method(args.method)
+    config = method_config if method_config is not None else spec.config_class()
+    if not isinstance(config, spec.config_class):
+        raise TypeError(f"--method {args.method} takes a {spec.config_class.__name__}, got "
+                        f"{type(config).__name__}.")
+    config.validate(args)
+    objective_class = spec.objective_class
+    class_names = dataset_class_names(train_dataset)
+    if not class_names:
+        raise ValueError("The training dataset needs a `label` column of type datasets.ClassLabel whose names are the "
+                         "class names (the prompts are built from them).")
+
+    student = load_video_clip_model(model_path, temporal_mode=args.temporal_mode or objective_class.default_temporal_mode,
+                                    num_frames=args.num_frames, require_temporal_mode=args.temporal_mode is not None)
+    processor = VideoClipProcessor.from_pretrained(model_path, num_frames=args.num_frames)
+    zero_shot = None
+    if objective_class.needs_zero_shot_model or args.patch_alpha is not None:
+        zero_shot = copy.deepcopy(student).eval().requires_grad_(False)
+    adaptation = get_adaptation(args.adaptation)
+    student = adaptation.apply(student, args)
+
+    templates = KINETICS_TEMPLATES if args.templates == "kinetics" else SINGLE_TEMPLATE
+    describe = getattr(objective_class, "class_descriptions", None)
+    descriptions = describe(config, class_names) if describe is not None else None
+    texts = ClassTexts(processor.tokenizer, class_names, templates, descriptions)
+    objective = objective_class(student, config, ObjectiveContext(args, texts, zero_shot))
+    exporter = ModelExporter(processor, adaptation, args.patch_alpha, zero_shot)
+    return VideoClipTrainer(model=objective, args=args, processor=processor, train_dataset=train_dataset,
+                            eval_dataset=eval_dataset, callbacks=[*objective.callbacks(), *(callbacks or [])],
+                            exporter=exporter)
+
+
+__all__ = ["build_trainer"]
