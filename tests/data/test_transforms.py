@@ -200,3 +200,85 @@ def test_channels_last_input_gets_a_clear_error():
         T.center_crop(torch.zeros(8, 32, 32, 3, dtype=torch.uint8), 16)
     with pytest.raises(ValueError, match=r"\(\.\.\., T, 3, H, W\)"):
         T.normalize(torch.zeros(3, 32, 32), CLIP_MEAN, CLIP_STD)
+
+
+# ------------------------------------------------------------------------------------------ augment_clip
+def test_augmentation_config_defaults_and_validation_messages():
+    config = T.AugmentationConfig()
+    assert (config.crop_min_area, config.horizontal_flip, config.grayscale, config.color_jitter) == (0.4, 0.5, 0.2, 0.0)
+    assert config.crop_ratio == (3 / 4, 4 / 3)
+    assert (config.brightness, config.contrast, config.saturation, config.hue) == (0.4, 0.4, 0.4, 0.1)
+    assert T.AugmentationConfig(crop_ratio=[0.5, 2]).crop_ratio == (0.5, 2.0)  # lists from YAML/JSON become tuples
+    bad = [
+        ({"crop_min_area": 0.0}, r"crop_min_area must lie in \(0, 1\]"),
+        ({"crop_min_area": 1.5}, r"crop_min_area must lie in \(0, 1\]"),
+        ({"crop_ratio": (4 / 3, 3 / 4)}, r"crop_ratio must be \(min, max\)"),
+        ({"crop_ratio": (0.0, 1.0)}, r"crop_ratio must be \(min, max\)"),
+        ({"crop_ratio": 1.0}, r"crop_ratio must be \(min, max\)"),
+        ({"horizontal_flip": 1.2}, r"horizontal_flip is a probability and must lie in \[0, 1\]"),
+        ({"horizontal_flip": True}, r"horizontal_flip is a probability"),
+        ({"grayscale": -0.1}, r"grayscale is a probability"),
+        ({"color_jitter": 2}, r"color_jitter is a probability"),
+        ({"brightness": -1}, "brightness is a jitter strength and must be >= 0"),
+        ({"hue": 0.6}, r"hue is a shift in turns and must lie in \[0, 0.5\]"),
+        ({"color_jitter": 0.8, "brightness": 0, "contrast": 0, "saturation": 0, "hue": 0}, "would change nothing"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ValueError, match=message):
+            T.AugmentationConfig(**kwargs)
+
+
+def test_augment_clip_flip_probability_zero_never_flips_and_one_always_flips_every_frame():
+    video = random_video(h=32, w=40).float()
+    still = T.AugmentationConfig(crop_min_area=1.0, horizontal_flip=0.0, grayscale=0.0)
+    mirror = T.AugmentationConfig(crop_min_area=1.0, horizontal_flip=1.0, grayscale=0.0)
+    for seed in range(10):
+        assert torch.equal(T.augment_clip(video, still, g(seed)), video)
+        assert torch.equal(T.augment_clip(video, mirror, g(seed)), video.flip(-1))
+    # With the crop on, p=1 mirrors exactly the crop p=0 takes (same generator draws), on every frame.
+    cropped = T.augment_clip(video, T.AugmentationConfig(horizontal_flip=0.0, grayscale=0.0), g(3))
+    cropped_flipped = T.augment_clip(video, T.AugmentationConfig(horizontal_flip=1.0, grayscale=0.0), g(3))
+    assert cropped.shape == video.shape  # back to the clip's size
+    assert torch.equal(cropped_flipped, cropped.flip(-1))
+    assert not torch.equal(cropped, video)
+
+
+def test_augment_clip_grayscale_one_gives_equal_channels():
+    video = random_video()
+    for config in (T.AugmentationConfig(grayscale=1.0), T.AugmentationConfig(grayscale=1.0, color_jitter=1.0)):
+        for clip in (video, video.float()):
+            out = T.augment_clip(clip, config, g(1))
+            assert out.dtype == clip.dtype and out.shape == clip.shape
+            assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
+    colour = T.augment_clip(video, T.AugmentationConfig(grayscale=0.0), g(1))
+    assert not torch.equal(colour[:, 0], colour[:, 1])
+
+
+def test_augment_clip_uses_the_same_parameters_for_every_frame_and_is_reproducible():
+    frame = random_video(t=1, h=24, w=30)
+    clip = frame.expand(5, -1, -1, -1).contiguous()
+    config = T.AugmentationConfig(color_jitter=1.0, grayscale=0.5)
+    for seed in range(5):
+        out = T.augment_clip(clip, config, g(seed), size=16)
+        assert out.shape == (5, 3, 16, 16)
+        assert all(torch.equal(out[0], out[i]) for i in range(1, 5))
+        assert torch.equal(out, T.augment_clip(clip, config, g(seed), size=16))
+    outputs = {T.augment_clip(clip, config, g(seed)).float().sum().item() for seed in range(5)}
+    assert len(outputs) > 1
+
+
+def test_augment_clip_colour_jitter_follows_its_probability_and_white_level():
+    video = random_video()
+    fixed_geometry = {"crop_min_area": 1.0, "horizontal_flip": 0.0, "grayscale": 0.0}
+    assert torch.equal(T.augment_clip(video, T.AugmentationConfig(**fixed_geometry), g(0)), video)
+    jittered = T.augment_clip(video, T.AugmentationConfig(color_jitter=1.0, **fixed_geometry), g(0))
+    assert not torch.equal(jittered, video)
+    # A float clip in [0, 255] with max_value=255 gets the uint8 result (up to rounding).
+    as_float = T.augment_clip(video.float(), T.AugmentationConfig(color_jitter=1.0, **fixed_geometry), g(0),
+                              max_value=255.0)
+    assert (as_float - jittered.float()).abs().max() <= 1.0
+    # Crop disabled with another output size: the whole clip is resized.
+    assert torch.equal(T.augment_clip(video, T.AugmentationConfig(**fixed_geometry), g(0), size=(24, 32)),
+                       T.resize_shorter_side(video, 24))
+    with pytest.raises(TypeError, match="AugmentationConfig"):
+        T.augment_clip(video, {"crop_min_area": 0.5}, g(0))

@@ -9,12 +9,17 @@ video for independent parameters per video.
 
 Resizing uses ``torch.nn.functional.interpolate`` (bilinear, ``antialias=True`` when downscaling). uint8 results
 are rounded and clamped to 0..255; float results are not clamped (their value range is the caller's).
+
+Training augmentation goes through one function, ``augment_clip(clip, AugmentationConfig(...), generator)``
+(random resized crop, horizontal flip, colour jitter, grayscale); the video processor's ``train=True`` path and
+``hfvideoclip.data.collator.VideoClipCollator`` both use it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -354,3 +359,123 @@ def color_jitter(
     if video.dtype == torch.uint8:
         return x.round_().clamp_(0, 255).to(torch.uint8)
     return x.to(video.dtype)
+
+
+# ------------------------------------------------------------------------------------------ training augmentation
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass
+class AugmentationConfig:
+    """Spatial augmentation of a training clip, applied by ``augment_clip`` with the same parameters for every frame.
+
+    Defaults are the project's: design section 5 (ViFi-CLIP / Open-VCLIP / FROSTER recipes) with the crop area
+    raised from Inception's 0.08 to 0.4, and colour jitter off (MSTA turns it on with ``color_jitter=0.8``).
+    Probabilities are in [0, 1]; 0 disables a transform.
+    """
+
+    crop_min_area: float = field(default=0.4, metadata={
+        "help": "Smallest area fraction of the random resized crop, in (0, 1]; 1.0 disables the crop. 0.4 rather "
+                "than Inception's 0.08: small crops lose the actor, and the toy world's targets are a few pixels "
+                "wide."})
+    crop_ratio: tuple[float, float] = field(default=(3.0 / 4.0, 4.0 / 3.0), metadata={
+        "help": "(min, max) aspect ratio (width / height) of the crop box, drawn log-uniformly."})
+    horizontal_flip: float = field(default=0.5, metadata={
+        "help": "Probability of mirroring the clip left-right; 0 disables it (direction-sensitive classes such as "
+                "'swiping left')."})
+    grayscale: float = field(default=0.2, metadata={"help": "Probability of turning the clip to grayscale (BT.601)."})
+    color_jitter: float = field(default=0.0, metadata={
+        "help": "Probability of colour jitter (brightness, contrast, saturation, hue in random order); MSTA: 0.8."})
+    brightness: float = field(default=0.4, metadata={"help": "Brightness factor ~ U[max(0, 1 - x), 1 + x]."})
+    contrast: float = field(default=0.4, metadata={"help": "Contrast factor ~ U[max(0, 1 - x), 1 + x]."})
+    saturation: float = field(default=0.4, metadata={"help": "Saturation factor ~ U[max(0, 1 - x), 1 + x]."})
+    hue: float = field(default=0.1, metadata={"help": "Hue shift ~ U[-x, x] in turns, x in [0, 0.5]."})
+
+    def __post_init__(self):
+        name = "AugmentationConfig"
+        if not _is_number(self.crop_min_area) or not 0.0 < self.crop_min_area <= 1.0:
+            raise ValueError(
+                f"{name}.crop_min_area must lie in (0, 1] (smallest area fraction of the random resized crop; 1.0 "
+                f"disables the crop), got {self.crop_min_area!r}."
+            )
+        ratio = self.crop_ratio
+        if (
+            not isinstance(ratio, Sequence)
+            or isinstance(ratio, str)
+            or len(ratio) != 2
+            or not all(_is_number(r) for r in ratio)
+            or not 0.0 < ratio[0] <= ratio[1]
+        ):
+            raise ValueError(
+                f"{name}.crop_ratio must be (min, max) aspect ratios (width / height) with 0 < min <= max, e.g. "
+                f"(3/4, 4/3), got {ratio!r}."
+            )
+        self.crop_ratio = (float(ratio[0]), float(ratio[1]))
+        for key in ("horizontal_flip", "grayscale", "color_jitter"):
+            value = getattr(self, key)
+            if not _is_number(value) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}.{key} is a probability and must lie in [0, 1] (0 disables it), got {value!r}.")
+        for key in ("brightness", "contrast", "saturation"):
+            value = getattr(self, key)
+            if not _is_number(value) or value < 0:
+                raise ValueError(f"{name}.{key} is a jitter strength and must be >= 0 (0 disables it), got {value!r}.")
+        if not _is_number(self.hue) or not 0.0 <= self.hue <= 0.5:
+            raise ValueError(f"{name}.hue is a shift in turns and must lie in [0, 0.5], got {self.hue!r}.")
+        if self.color_jitter > 0 and not any((self.brightness, self.contrast, self.saturation, self.hue)):
+            raise ValueError(
+                f"{name}.color_jitter={self.color_jitter} but brightness, contrast, saturation and hue are all 0, so "
+                "the jitter would change nothing: set a strength or color_jitter=0."
+            )
+
+
+def augment_clip(
+    clip: torch.Tensor,
+    config: AugmentationConfig,
+    generator: torch.Generator | None = None,
+    *,
+    size: int | Sequence[int] | None = None,
+    max_value: float | None = None,
+) -> torch.Tensor:
+    """Augment one clip for training: random resized crop, horizontal flip, colour jitter, grayscale, in this order
+    (SimCLR's and MSTA's order: grayscale last, so grayscale clips stay gray).
+
+    Every parameter (crop box, flip, colour factors, grayscale) is drawn once per call from ``generator``, so every
+    frame of the clip, and every item of any leading dimension, is transformed alike: call it once per clip.
+
+    Args:
+        clip: ``(..., T, 3, H, W)``, uint8 or floating point.
+        config: what to apply (`AugmentationConfig`).
+        generator: random source (``None``: torch's global generator).
+        size: output size, int or (height, width); default the clip's own ``(H, W)``. The crop box is cut from the
+            input and resized once to ``size``; with the crop disabled (``crop_min_area=1``) the whole clip is resized
+            to ``size``.
+        max_value: white level for colour jitter (default 255 for uint8, 1.0 for floating point; pass 255.0 for
+            float clips in [0, 255]).
+
+    Returns:
+        ``(..., T, 3, h, w)``, the input's dtype.
+    """
+    _check_video(clip, "augment_clip")
+    if not isinstance(config, AugmentationConfig):
+        raise TypeError(f"augment_clip: `config` must be an AugmentationConfig, got {type(config).__name__}.")
+    height, width = _pair(size, "augment_clip") if size is not None else tuple(clip.shape[-2:])
+    if config.crop_min_area < 1.0:
+        clip = random_resized_crop(
+            clip, (height, width), scale=(config.crop_min_area, 1.0), ratio=config.crop_ratio, generator=generator
+        )
+    else:
+        clip = _resize(clip, height, width)
+    clip = random_horizontal_flip(clip, config.horizontal_flip, generator=generator)
+    if config.color_jitter > 0:
+        clip = color_jitter(
+            clip,
+            config.brightness,
+            config.contrast,
+            config.saturation,
+            config.hue,
+            p=config.color_jitter,
+            max_value=max_value,
+            generator=generator,
+        )
+    return random_grayscale(clip, config.grayscale, generator=generator)

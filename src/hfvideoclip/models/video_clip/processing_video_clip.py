@@ -109,14 +109,28 @@ class VideoClipVideoProcessor:
             "object, or decoded frames as a numpy array / tensor of shape (frames, height, width, 3).")
 
     def transform_clip(self, clip: torch.Tensor, num_crops: int = 1, train: bool = False,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
-        """uint8 (T, H, W, 3) -> float (num_crops, T, 3, crop, crop), normalised."""
+                       generator: torch.Generator | None = None,
+                       augmentation: T.AugmentationConfig | None = None) -> torch.Tensor:
+        """uint8 (T, H, W, 3) -> float (num_crops, T, 3, crop, crop), normalised.
+
+        Test (`train=False`): resize of the shorter side to `size`, then the centre crop (`num_crops=1`) or three
+        crops along the long side (`num_crops=3`). Training (`train=True`, one view): `T.augment_clip` with
+        `augmentation` (default `AugmentationConfig()`) on the region of the frames that the test-time centre crop
+        covers, cut at the decoded resolution and resized once to `crop` (the random resized crop is a sub-box of
+        the test view, without upsampling an already downscaled frame).
+        """
         video = clip.permute(0, 3, 1, 2).float()  # (T, 3, H, W), values 0..255
         if train:
-            video = T.random_resized_crop(video, self.crop_size, generator=generator)
-            video = T.random_horizontal_flip(video, 0.5, generator=generator)
-            views = video.unsqueeze(0)
+            if num_crops != 1:
+                raise ValueError(f"num_crops={num_crops} with train=True: training takes one augmented view per clip "
+                                 "(crops are a test-time view); pass num_crops=1, or num_clips for more views.")
+            config = augmentation if augmentation is not None else T.AugmentationConfig()
+            views = T.augment_clip(T.center_crop(video, self._test_region(video)), config, generator,
+                                   size=self.crop_size, max_value=255.0).unsqueeze(0)
         else:
+            if augmentation is not None:
+                raise ValueError("`augmentation` was given with train=False: test-time views are not augmented; "
+                                 "pass train=True or drop `augmentation`.")
             video = T.resize_shorter_side(video, self.size)
             if num_crops == 1:
                 views = T.center_crop(video, self.crop_size).unsqueeze(0)
@@ -127,10 +141,21 @@ class VideoClipVideoProcessor:
                                  f"{num_crops}.")
         return T.normalize(views / 255.0, self.image_mean, self.image_std)
 
+    def _test_region(self, video: torch.Tensor) -> int:
+        """Side, in decoded pixels, of the square that the test-time centre crop covers (resize, then crop)."""
+        height, width = video.shape[-2:]
+        side = int(round(self.crop_size * min(height, width) / self.size))
+        return max(1, min(side, height, width))
+
     def __call__(self, videos, num_clips: int = 1, num_crops: int = 1, train: bool = False,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None,
+                 augmentation: T.AugmentationConfig | None = None) -> torch.Tensor:
         """videos: one video or a list. Returns (num_videos * num_clips * num_crops, T, 3, crop, crop), the views of
-        each video contiguous (clip-major, then crop)."""
+        each video contiguous (clip-major, then crop).
+
+        `train=True`: a random frame inside each segment (every clip its own offsets) and `T.augment_clip` with
+        `augmentation` (default `AugmentationConfig()`) per clip, all drawn from `generator` in order.
+        """
         if not isinstance(videos, (list, tuple)):
             videos = [videos]
         if len(videos) == 0:
@@ -138,7 +163,8 @@ class VideoClipVideoProcessor:
         views = []
         for video in videos:
             for clip in self.load_clips(video, num_clips=num_clips, train=train, generator=generator):
-                views.append(self.transform_clip(clip, num_crops=num_crops, train=train, generator=generator))
+                views.append(self.transform_clip(clip, num_crops=num_crops, train=train, generator=generator,
+                                                 augmentation=augmentation))
         return torch.cat(views, dim=0)
 
 
@@ -176,7 +202,8 @@ class VideoClipProcessor:
 
     def __call__(self, text=None, videos=None, num_clips: int = 1, num_crops: int = 1, train: bool = False,
                  generator: torch.Generator | None = None, return_tensors: str = "pt", padding=True,
-                 truncation: bool = True, **tokenizer_kwargs) -> BatchFeature:
+                 truncation: bool = True, augmentation: T.AugmentationConfig | None = None,
+                 **tokenizer_kwargs) -> BatchFeature:
         if text is None and videos is None:
             raise ValueError("Pass `text`, `videos` or both to VideoClipProcessor.")
         data: dict[str, Any] = {}
@@ -187,7 +214,8 @@ class VideoClipProcessor:
                                        **tokenizer_kwargs))
         if videos is not None:
             data["pixel_values_videos"] = self.video_processor(videos, num_clips=num_clips, num_crops=num_crops,
-                                                               train=train, generator=generator)
+                                                               train=train, generator=generator,
+                                                               augmentation=augmentation)
         return BatchFeature(data=data)
 
     def batch_decode(self, *args, **kwargs):

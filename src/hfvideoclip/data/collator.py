@@ -1,0 +1,231 @@
+"""`VideoClipCollator`: rows of (video, label) -> `pixel_values_videos` and `labels`, for training and evaluation.
+
+One collator for both: training samples a random frame inside each segment and augments every clip with
+`transforms.augment_clip`; evaluation takes the segment centres and the centre crop (or 3 crops), with
+`num_clips` temporal views. Decoding happens here, so in the DataLoader's workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import VideoDecodingError
+from .transforms import AugmentationConfig
+
+
+class VideoClipCollator:
+    """Batches rows `{"video": path, "label": int}` (or `(path, label)` tuples) into model inputs.
+
+    Returns `{"pixel_values_videos": float (B * V, T, 3, S, S), "labels": long (B,)}`, the V views of each video
+    contiguous (clip-major, then crop); with `return_paths=True` also `"video_paths"`: the B videos as given
+    (paths as `str`).
+
+    Training (`train=True`): for every clip, one random frame inside each of the T equal segments (temporal
+    jitter) and `augment_clip(clip, augmentation)` (default `AugmentationConfig()`), the same crop, flip, colour and
+    grayscale for every frame of a clip; V = `num_clips` (each clip draws its own frames and augmentation).
+    Evaluation (`train=False`): deterministic, segment centres (spread evenly over each segment for `num_clips` > 1)
+    and the centre crop (`num_crops=1`) or three crops along the long side (`num_crops=3`), V = `num_clips *
+    num_crops`; the output equals `video_processor(videos=paths, num_clips=..., num_crops=...)`.
+
+    Randomness (training) comes from a CPU `torch.Generator` seeded per batch by a hash of (`seed`,
+    `process_index`, epoch, the batch's video paths and labels in order), not from a generator that advances
+    from batch to batch. So:
+
+    - resuming from a checkpoint replays the same augmentation for the same batches without saving any state
+      (the Trainer re-creates the same batches from its sampler seed and skips the finished ones);
+    - it does not depend on how many DataLoader workers there are, nor on which worker collates a batch;
+    - different batches, epochs (`set_epoch`, called by the trainer when each epoch begins) and processes
+      (`process_index`: pass `TrainingArguments.process_index`) get different augmentation, even when the same
+      videos form a batch again.
+
+    The epoch reaches DataLoader workers because the trainer calls `set_epoch` before it creates the epoch's
+    iterator (which copies the collator into the workers); with `dataloader_persistent_workers=True` the workers
+    keep the collator they were started with, so the epoch would stay at its first value there.
+
+    Decoding errors propagate (`VideoDecodingError` for a missing, empty or corrupt file), naming the video.
+
+    Args:
+        video_processor: a `VideoClipVideoProcessor` (or a `VideoClipProcessor`). Evaluation also accepts any
+            callable `video_processor(videos=[...], num_clips=, num_crops=)` that returns the pixel tensor or a
+            mapping with `"pixel_values_videos"`.
+        train: training sampling and augmentation instead of the deterministic test views.
+        augmentation: the spatial augmentation for `train=True` (default `AugmentationConfig()`); an error with
+            `train=False`.
+        seed: base seed of the training randomness (e.g. `TrainingArguments.seed`).
+        process_index: rank of this process in distributed training.
+        num_clips: temporal views per video.
+        num_crops: spatial views per clip at evaluation (`VideoClipVideoProcessor`: 1 or 3); must be 1 in
+            training.
+        video_column, label_column: keys of the rows when they are mappings.
+        return_paths: add `"video_paths"` to the output (the evaluation harness reports misclassified videos).
+    """
+
+    def __init__(self, video_processor, train: bool = False, augmentation: AugmentationConfig | None = None,
+                 seed: int = 0, process_index: int = 0, num_clips: int = 1, num_crops: int = 1,
+                 video_column: str = "video", label_column: str = "label", return_paths: bool = False):
+        if video_processor is None or not callable(video_processor):
+            raise TypeError(f"`video_processor` must be a callable video processor (e.g. VideoClipVideoProcessor), "
+                            f"got {type(video_processor).__name__}.")
+        for name, value in (("seed", seed), ("process_index", process_index), ("num_clips", num_clips),
+                            ("num_crops", num_crops)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"`{name}` must be an int, got {type(value).__name__} ({value!r}).")
+        if num_clips < 1:
+            raise ValueError(f"num_clips must be >= 1, got {num_clips}.")
+        if num_crops < 1:
+            raise ValueError(f"num_crops must be >= 1 (VideoClipVideoProcessor: 1 for the centre crop, 3 for three "
+                             f"crops along the long side), got {num_crops}.")
+        if process_index < 0:
+            raise ValueError(f"process_index must be >= 0 (the rank of this process), got {process_index}.")
+        if train and num_crops != 1:
+            raise ValueError(f"num_crops={num_crops} with train=True: training takes one augmented view per clip "
+                             "(crops are a test-time view); pass num_crops=1, or num_clips for more views.")
+        if not train and augmentation is not None:
+            raise ValueError("`augmentation` was given with train=False: evaluation views are not augmented; pass "
+                             "train=True or drop `augmentation`.")
+        if augmentation is not None and not isinstance(augmentation, AugmentationConfig):
+            raise TypeError(f"`augmentation` must be an AugmentationConfig, got {type(augmentation).__name__}.")
+        self.video_processor = video_processor
+        self.train = bool(train)
+        self.augmentation = (augmentation if augmentation is not None else AugmentationConfig()) if train else None
+        self.seed = seed
+        self.process_index = process_index
+        self.num_clips = num_clips
+        self.num_crops = num_crops
+        self.video_column = video_column
+        self.label_column = label_column
+        self.return_paths = bool(return_paths)
+        self.epoch = 0
+
+    @property
+    def views_per_video(self) -> int:
+        return self.num_clips * self.num_crops
+
+    def set_epoch(self, epoch: int | float) -> None:
+        """Set the epoch that seeds the training randomness; called by the trainer when each epoch begins.
+        A float (`TrainerState.epoch`, fractional after resuming mid-epoch) is floored."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not math.isfinite(epoch) or epoch < 0:
+            raise ValueError(f"epoch must be a number >= 0, got {epoch!r}.")
+        self.epoch = int(math.floor(epoch))
+
+    # ---------------------------------------------------------------- rows
+    def _split(self, rows) -> tuple[list[Any], list[int]]:
+        if isinstance(rows, Mapping) or not isinstance(rows, Sequence) or len(rows) == 0:
+            raise ValueError(f"VideoClipCollator expects a non-empty list of rows, got {type(rows).__name__}"
+                             f"{'' if not isinstance(rows, Sequence) else f' of length {len(rows)}'}.")
+        videos, labels = [], []
+        for i, row in enumerate(rows):
+            if isinstance(row, Mapping):
+                missing = [key for key in (self.video_column, self.label_column) if key not in row]
+                if missing:
+                    raise KeyError(f"Row {i} has no {' or '.join(repr(m) for m in missing)} column (it has "
+                                   f"{sorted(row)}); set video_column= / label_column= to the dataset's names.")
+                video, label = row[self.video_column], row[self.label_column]
+            elif isinstance(row, Sequence) and not isinstance(row, (str, bytes)) and len(row) == 2:
+                video, label = row
+            else:
+                raise ValueError(f"Row {i} must be a mapping with {self.video_column!r} and {self.label_column!r} "
+                                 f"or a (video, label) pair, got {type(row).__name__}.")
+            if isinstance(label, torch.Tensor):
+                label = label.item()
+            if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+                raise ValueError(f"Row {i} ({_describe(video)}): the label must be an int class index, got "
+                                 f"{label!r}.")
+            videos.append(video)
+            labels.append(int(label))
+        return videos, labels
+
+    def batch_seed(self, rows) -> int:
+        """The seed of the training generator for `rows`: a stable hash (blake2b, the same in every process and
+        Python run) of (seed, process_index, epoch, each row's video and label, in order)."""
+        videos, labels = self._split(rows)
+        return self._seed(videos, labels)
+
+    def _seed(self, videos: list[Any], labels: list[int]) -> int:
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update(f"VideoClipCollator|{self.seed}|{self.process_index}|{self.epoch}|{len(videos)}".encode())
+        for video, label in zip(videos, labels):
+            digest.update(b"|" + _video_key(video) + b"|" + str(label).encode())
+        return int.from_bytes(digest.digest(), "little") & (2**63 - 1)
+
+    # ---------------------------------------------------------------- batching
+    def __call__(self, rows) -> dict[str, Any]:
+        videos, labels = self._split(rows)
+        generator = None
+        if self.train:
+            generator = torch.Generator().manual_seed(self._seed(videos, labels))
+        pixels = []
+        for video in videos:
+            try:
+                if self.train:
+                    out = self.video_processor(videos=[video], num_clips=self.num_clips, num_crops=1, train=True,
+                                               generator=generator, augmentation=self.augmentation)
+                else:
+                    out = self.video_processor(videos=[video], num_clips=self.num_clips, num_crops=self.num_crops)
+            except VideoDecodingError as error:
+                shown = os.fspath(video) if isinstance(video, (str, os.PathLike)) else _describe(video)
+                if str(shown) in str(error):
+                    raise
+                raise VideoDecodingError(f"{error} (video: {_describe(video)})") from error
+            except Exception as error:
+                if hasattr(error, "add_note"):  # Python >= 3.11: the traceback names the video
+                    error.add_note(f"VideoClipCollator: while processing video {_describe(video)}")
+                raise
+            if isinstance(out, Mapping):
+                out = out["pixel_values_videos"]
+            if not isinstance(out, torch.Tensor) or out.ndim != 5 or out.shape[0] != self.views_per_video:
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(f"The video processor returned {shape} for {_describe(video)}; expected "
+                                 f"({self.views_per_video}, T, 3, S, S): num_clips={self.num_clips} x "
+                                 f"num_crops={self.num_crops} views.")
+            pixels.append(out)
+        batch: dict[str, Any] = {"pixel_values_videos": torch.cat(pixels, dim=0),
+                                 "labels": torch.tensor(labels, dtype=torch.long)}
+        if self.return_paths:
+            batch["video_paths"] = [os.fspath(v) if isinstance(v, (str, os.PathLike)) else v for v in videos]
+        return batch
+
+    def __repr__(self) -> str:
+        mode = f"train=True, augmentation={self.augmentation}, seed={self.seed}" if self.train else "train=False"
+        return (f"{type(self).__name__}({mode}, process_index={self.process_index}, num_clips={self.num_clips}, "
+                f"num_crops={self.num_crops}, epoch={self.epoch})")
+
+
+def _describe(video: Any) -> str:
+    if isinstance(video, (str, os.PathLike)):
+        return repr(os.fspath(video))
+    if isinstance(video, (bytes, bytearray, memoryview)):
+        return "<bytes input>"
+    if isinstance(video, (np.ndarray, torch.Tensor)):
+        return f"<frames {tuple(video.shape)}>"
+    name = getattr(video, "name", None)
+    return repr(name) if isinstance(name, str) else f"<{type(video).__name__}>"
+
+
+def _video_key(video: Any) -> bytes:
+    """Bytes that identify a video for the batch seed: its path, or a digest of its bytes / decoded frames."""
+    if isinstance(video, (str, os.PathLike)):
+        return b"path:" + os.fsencode(os.fspath(video))
+    if isinstance(video, (bytes, bytearray, memoryview)):
+        return b"bytes:" + hashlib.blake2b(bytes(video), digest_size=16).digest()
+    if isinstance(video, torch.Tensor):
+        video = video.detach().cpu().numpy()
+    if isinstance(video, np.ndarray):
+        array = np.ascontiguousarray(video)
+        header = f"frames:{array.dtype.str}:{array.shape}:".encode()
+        return header + hashlib.blake2b(array.tobytes(), digest_size=16).digest()
+    name = getattr(video, "name", None)
+    if isinstance(name, str):
+        return b"file:" + os.fsencode(name)
+    raise TypeError(f"VideoClipCollator(train=True) seeds its augmentation from the batch's videos and cannot identify "
+                    f"a {type(video).__name__}: pass paths, bytes or decoded frames.")
+
+
+__all__ = ["VideoClipCollator"]
