@@ -184,3 +184,26 @@ def test_specialization_projection_with_bias_is_still_identity():
     v = torch.randn(2, 4, 6)
     torch.testing.assert_close(proj(v), v)
     assert proj.down.weight.shape == (3, 6)
+
+
+def test_ema_update_follows_the_formula_copies_buffers_and_checks_shapes():
+    from hfvideoclip.objectives.taco import ema_update_
+
+    torch.manual_seed(0)
+    student = torch.nn.BatchNorm1d(3)
+    student.weight.data.uniform_()
+    student.running_mean.fill_(5.0)
+    teacher = torch.nn.BatchNorm1d(3)
+    teacher.weight.data.uniform_()
+    before = teacher.weight.detach().clone()
+    assert ema_update_(teacher, student, 0.75) == 2  # weight and bias
+    np.testing.assert_allclose(teacher.weight.detach().numpy(),
+                               (0.75 * before + 0.25 * student.weight.detach()).numpy(), rtol=1e-6)
+    assert torch.equal(teacher.running_mean, student.running_mean)  # buffers are copied
+    frozen = teacher.weight.detach().clone()
+    ema_update_(teacher, student, 1.0)
+    assert torch.equal(teacher.weight, frozen)
+    with pytest.raises(ValueError, match="shape"):
+        ema_update_(torch.nn.BatchNorm1d(4), student, 0.5)
+    with pytest.raises(ValueError, match="momentum"):
+        ema_update_(teacher, student, 1.5)

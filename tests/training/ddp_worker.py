@@ -11,7 +11,8 @@ from datasets import ClassLabel, Dataset, Features, Value
 
 import hfvideoclip  # noqa: F401
 from hfvideoclip.training.arguments import VideoClipTrainingArguments
-from hfvideoclip.training.recipe import build_trainer
+from hfvideoclip.methods import get_method
+from hfvideoclip.training.builder import build_trainer
 
 
 def main() -> None:
@@ -22,8 +23,9 @@ def main() -> None:
     args = VideoClipTrainingArguments(output_dir=output_dir, method=method, num_frames=4, templates="single",
                                       max_steps=3, per_device_train_batch_size=2, learning_rate=1e-3,
                                       logging_steps=1, save_strategy="no", report_to="none", seed=7,
-                                      disable_tqdm=True, ema_momentum=0.9)
-    trainer = build_trainer(args, clip_dir, dataset)
+                                      disable_tqdm=True)
+    config = get_method(method).config_class(**({"ema_momentum": 0.9} if method == "taco" else {}))
+    trainer = build_trainer(args, clip_dir, dataset, method_config=config)
     trainer.train()
     rank = trainer.args.process_index
     state = {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}

@@ -10,7 +10,6 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 
 from hfvideoclip.objectives.open_mede import gaussian_weights
 from hfvideoclip.training.callbacks import (
-    EmaTeacherCallback,
     EpochAveragingCallback,
     GaussianWeightAveragingCallback,
 )
@@ -65,86 +64,6 @@ def _sgd_step(model):
     model(x, labels=torch.randn(8))["loss"].backward()
     opt.step()
     opt.zero_grad()
-
-
-# --------------------------------------------------------------------------------------------- EMA teacher
-
-
-def test_ema_update_matches_formula_and_teacher_never_requires_grad():
-    model = Regressor()
-    teacher = copy.deepcopy(model)
-    cb = EmaTeacherCallback(teacher, momentum=0.9)
-    assert not teacher.training
-    assert all(not p.requires_grad for p in teacher.parameters())
-    before = _numpy_state(teacher)
-    _sgd_step(model)
-    student = _numpy_state(model)
-    state = TrainerState(global_step=1)
-    cb.on_step_end(None, state, TrainerControl(), model=model)
-    after = _numpy_state(teacher)
-    for name in before:
-        np.testing.assert_allclose(after[name], 0.9 * before[name] + 0.1 * student[name], rtol=1e-6, atol=1e-7)
-    assert not np.allclose(after["linear.weight"], before["linear.weight"])
-    torch.testing.assert_close(teacher.steps, model.steps)  # buffers are copied
-    assert cb.num_updates == 1
-    assert all(not p.requires_grad for p in teacher.parameters()) and not teacher.training
-
-
-def test_ema_unwraps_parallel_wrappers_and_filters_names():
-    model = Regressor()
-    teacher = copy.deepcopy(model)
-    cb = EmaTeacherCallback(teacher, momentum=0.5, params_filter=r"^linear\.weight$", name="ema_filtered")
-    _sgd_step(model)
-    before = _numpy_state(teacher)
-    cb.on_step_end(None, TrainerState(), TrainerControl(), model=nn.DataParallel(model))  # names get "module."
-    after = _numpy_state(teacher)
-    np.testing.assert_allclose(after["linear.weight"],
-                               0.5 * before["linear.weight"] + 0.5 * _numpy_state(model)["linear.weight"], rtol=1e-6)
-    np.testing.assert_array_equal(after["linear.bias"], before["linear.bias"])
-
-
-def test_ema_momentum_one_keeps_teacher_and_mismatch_raises():
-    model = Regressor()
-    teacher = copy.deepcopy(model)
-    before = _numpy_state(teacher)
-    cb = EmaTeacherCallback(teacher, momentum=1.0, name="ema_frozen")
-    _sgd_step(model)
-    cb.update(model)
-    for name, value in _numpy_state(teacher).items():
-        np.testing.assert_array_equal(value, before[name])
-    with pytest.raises(ValueError, match="no parameter name is shared"):
-        EmaTeacherCallback(nn.Linear(2, 2), name="ema_other").update(model)
-    with pytest.raises(ValueError, match="momentum"):
-        EmaTeacherCallback(teacher, momentum=1.5, name="ema_bad")
-
-
-def test_ema_save_load_round_trip(tmp_path):
-    model = Regressor()
-    cb = EmaTeacherCallback(copy.deepcopy(model), momentum=0.7, name="ema_roundtrip")
-    for _ in range(3):
-        _sgd_step(model)
-        cb.update(model)
-    cb.save(tmp_path, global_step=3)
-    fresh = EmaTeacherCallback(Regressor(seed=1), momentum=0.7, name="ema_roundtrip")
-    fresh.load_from_checkpoint(tmp_path)
-    for (n, a), (_, b) in zip(cb.teacher.state_dict().items(), fresh.teacher.state_dict().items()):
-        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=n)
-    assert fresh.num_updates == 3
-    assert json.loads(json.dumps(cb.state())) == cb.state()
-    with pytest.raises(ValueError, match="no state file"):
-        fresh.load_from_checkpoint(tmp_path / "nowhere")
-
-
-def test_ema_rebuilt_from_json_state_takes_the_teacher():
-    teacher = copy.deepcopy(Regressor())
-    cb = EmaTeacherCallback(teacher, momentum=0.99, name="ema_rebuilt")
-    state = cb.state()
-    rebuilt = type(cb)(**state["args"])  # what Trainer._load_callback_state does
-    for key, value in state["attributes"].items():
-        setattr(rebuilt, key, value)
-    assert rebuilt.teacher is teacher and rebuilt.momentum == 0.99
-    with pytest.raises(ValueError, match="needs the teacher"):
-        EmaTeacherCallback(name="ema_never_built")
 
 
 # --------------------------------------------------------------------------------------------- averaging
@@ -294,23 +213,6 @@ def test_gwa_in_trainer_and_resume_from_checkpoint(tmp_path):
     assert len(live) == 1 and live[0] is not explicit and live[0].num_updates == 4
     for name, value in full.items():
         torch.testing.assert_close(live[0].average[name], value, rtol=1e-6, atol=1e-7)
-
-
-def test_ema_teacher_in_trainer_resumes_exactly(tmp_path):
-    teacher = copy.deepcopy(Regressor())
-    cb = EmaTeacherCallback(teacher, momentum=0.8, name="ema_trainer")
-    _train(tmp_path / "a", [cb], num_train_epochs=2)
-    assert cb.num_updates == 8
-    full = {k: v.clone() for k, v in teacher.state_dict().items()}
-
-    teacher_b = copy.deepcopy(Regressor())
-    cb_b = EmaTeacherCallback(teacher_b, momentum=0.8, name="ema_trainer")
-    cb_b.load_from_checkpoint(tmp_path / "a" / "checkpoint-4")
-    assert cb_b.num_updates == 4
-    _train(tmp_path / "b", [cb_b], resume=str(tmp_path / "a" / "checkpoint-4"), num_train_epochs=2)
-    assert cb_b.num_updates == 8
-    for name, value in full.items():
-        torch.testing.assert_close(teacher_b.state_dict()[name], value, rtol=1e-6, atol=1e-7)
 
 
 def test_resume_without_a_state_file_warns_and_restarts(tmp_path, caplog):

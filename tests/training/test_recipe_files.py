@@ -1,27 +1,58 @@
-"""The shipped presets and accelerate configs parse, and every preset field is a real flag."""
+"""The shipped presets (package data) and accelerate configs parse, and every preset field is a real flag."""
 
-from dataclasses import fields
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import yaml
-from transformers import TrainingArguments
 
-from hfvideoclip.training.arguments import METHODS, VideoClipTrainingArguments
+from hfvideoclip.methods import available_methods, get_method
+from hfvideoclip.training.presets import available_presets, preset_directory
 from hfvideoclip.training.recipe import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
+BUILTIN = ["ce", "open_vclip", "froster", "taco", "open_mede"]
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_every_method_has_a_preset_that_parses(method, tmp_path):
-    preset = yaml.safe_load((ROOT / "recipes" / "configs" / f"{method}.yaml").read_text())
+@pytest.mark.parametrize("method", BUILTIN)
+def test_every_builtin_method_has_a_packaged_preset_that_parses(method, tmp_path):
+    spec = get_method(method)
+    assert spec.preset is not None and Path(spec.preset).parent == Path(preset_directory())
+    assert "site-packages" in spec.preset or "src/hfvideoclip" in spec.preset  # inside the package, not recipes/
+    preset = yaml.safe_load(Path(spec.preset).read_text())
     assert preset["method"] == method
-    _, args = parse_args(["--method", method, "--output_dir", str(tmp_path)])
-    own = {f.name for f in fields(VideoClipTrainingArguments)} - {f.name for f in fields(TrainingArguments)}
-    checked = own | {"learning_rate", "weight_decay", "max_steps", "per_device_train_batch_size", "seed"}
-    for key in set(preset) & checked:
-        assert getattr(args, key) == preset[key], key
+    assert preset["save_strategy"] == "steps" and preset["save_total_limit"] == 2  # presets checkpoint
+    parsed = parse_args(["--method", method, "--output_dir", str(tmp_path)])
+    resolved = {**parsed.training.to_dict(), **asdict(parsed.method)}
+    for key, value in preset.items():
+        got = resolved[key]
+        if key == "report_to":  # TrainingArguments normalises "none" to []
+            assert got in ([], ["none"], "none")
+            continue
+        assert (got.value if hasattr(got, "value") else got) == value, key
+        assert parsed.sources[key] == ("command line" if key == "method" else "preset")
+
+
+def test_presets_are_package_data():
+    """pyproject ships *.yaml inside the package, so a non-editable install carries them."""
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = data["tool"]["setuptools"]["package-data"]["*"]
+    assert "*.yaml" in patterns
+    assert set(BUILTIN) <= set(available_presets()) and set(BUILTIN) <= set(available_methods())
+    assert not (ROOT / "recipes" / "configs").exists()  # one place for presets
+
+
+def test_missing_preset_of_a_registered_method_is_an_error(tmp_path):
+    from hfvideoclip.methods import CrossEntropyObjective, register_method
+
+    class Orphan(CrossEntropyObjective):
+        pass
+
+    register_method("orphan_preset", Orphan, preset=tmp_path / "nowhere.yaml")
+    with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
+        parse_args(["--method", "orphan_preset", "--output_dir", str(tmp_path)])
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "recipes" / "accelerate").glob("*.yaml")), ids=lambda p: p.name)
