@@ -170,9 +170,12 @@ def test_trust_remote_code_without_the_package(clip_dir, tmp_path):
     model = VideoClipModel.from_clip(clip_dir, temporal_mode="vclip", num_frames=FRAMES).eval()
     model.save_pretrained(tmp_path)
     x = videos()
+    ids = text_ids(6).view(3, 2, -1)
     with torch.no_grad():
         expected = model.get_video_features(pixel_values_videos=x)
+        expected_logits = model.compute_logits(expected, model.get_class_embeddings(ids))
     torch.save(x, tmp_path / "x.pt")
+    torch.save(ids, tmp_path / "ids.pt")
     script = textwrap.dedent(f"""
         import sys
         sys.path = [p for p in sys.path if 'hfvideoclip' not in p and not p.endswith('/src')]
@@ -187,7 +190,9 @@ def test_trust_remote_code_without_the_package(clip_dir, tmp_path):
         assert 'hfvideoclip' not in type(model).__module__, type(model).__module__
         with torch.no_grad():
             out = model.get_video_features(pixel_values_videos=torch.load({str(tmp_path / 'x.pt')!r}))
-        torch.save(out, {str(tmp_path / 'out.pt')!r})
+            classes = model.get_class_embeddings(torch.load({str(tmp_path / 'ids.pt')!r}))
+            logits = model.compute_logits(out, classes)
+        torch.save((out, logits), {str(tmp_path / 'out.pt')!r})
     """)
     # A clean sys.path: the editable install's finder is removed by blocking the import via a meta-path hook.
     blocker = ("import sys\nclass _Block:\n    def find_spec(self, name, path=None, target=None):\n"
@@ -196,7 +201,9 @@ def test_trust_remote_code_without_the_package(clip_dir, tmp_path):
     result = subprocess.run([sys.executable, "-c", blocker + script], capture_output=True, text=True,
                             env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
-    torch.testing.assert_close(torch.load(tmp_path / "out.pt"), expected, atol=1e-5, rtol=1e-5)
+    out, logits = torch.load(tmp_path / "out.pt")
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logits, expected_logits, atol=1e-4, rtol=1e-5)
 
 
 def test_bad_inputs_raise_clear_errors(clip_dir):
@@ -220,17 +227,262 @@ def test_unknown_temporal_mode_in_saved_config_names_the_field(clip_dir, tmp_pat
         AutoModel.from_pretrained(tmp_path)
 
 
-def test_gradient_checkpointing_gives_the_same_gradients(clip_dir):
+@pytest.mark.parametrize("mode", ["mean", "vclip", "viclip"])
+def test_gradient_checkpointing_gives_the_same_gradients(clip_dir, mode):
+    """The layers take `layout=` as a keyword: checkpointing must still recompute them (attention runs twice) and
+    give the same gradients."""
     torch.manual_seed(0)
     x = videos()
-    grads = []
+    grads, calls = [], []
     for checkpointing in (False, True):
-        model = VideoClipModel.from_clip(clip_dir, temporal_mode="vclip", num_frames=FRAMES).train()
+        model = VideoClipModel.from_clip(clip_dir, temporal_mode=mode, num_frames=FRAMES).train()
         if checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        count = []
+        for layer in model.vision_model.encoder.layers:
+            layer.self_attn.register_forward_pre_hook(
+                lambda module, args, kwargs, count=count: count.append(kwargs["layout"].temporal_mode),
+                with_kwargs=True)
         model.get_video_features(pixel_values_videos=x).sum().backward()
         grads.append(model.vision_model.encoder.layers[0].self_attn.q_proj.weight.grad.clone())
+        calls.append(count)
     torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-4)
+    layers = VISION["num_hidden_layers"]
+    assert calls[0] == [mode] * layers and calls[1] == [mode] * (2 * layers)  # recomputed with the same layout
+
+
+# ------------------------------------------------------------------------------------------ scoring head
+def _unit(x):
+    return x / x.norm(dim=-1, keepdim=True)
+
+
+def test_compute_logits_is_clamped_scaled_cosine_with_gradients(clip_dir):
+    model = VideoClipModel.from_clip(clip_dir, temporal_mode="mean", num_frames=FRAMES)
+    g = torch.Generator().manual_seed(5)
+    video = (torch.randn(3, 24, generator=g) * 4).requires_grad_()
+    classes = torch.randn(5, 24, generator=g) * 0.3
+    expected_cos = _unit(video.detach().double()) @ _unit(classes.double()).t()
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(1000.0))  # above the clamp
+    logits = model.compute_logits(video, classes)
+    assert logits.shape == (3, 5) and logits.dtype == torch.float32
+    torch.testing.assert_close(logits.double(), 100 * expected_cos, atol=1e-4, rtol=1e-5)
+    logits.sum().backward()
+    assert model.logit_scale.grad == 0 and video.grad.abs().sum() > 0  # clamped: no gradient to the scale
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(20.0))
+    model.logit_scale.grad = None
+    logits = model.compute_logits(video, classes, frame_embeds=torch.randn(3, FRAMES, 24))  # ignored by cosine
+    torch.testing.assert_close(logits.double(), 20 * expected_cos, atol=1e-4, rtol=1e-5)
+    logits.sum().backward()
+    assert model.logit_scale.grad.abs() > 0
+    # an explicit log-scale overrides the parameter (interpolated weights)
+    torch.testing.assert_close(model.compute_logits(video, classes, logit_scale=math.log(7.0)).double(),
+                               7 * expected_cos, atol=1e-4, rtol=1e-5)
+    with pytest.raises(ValueError, match="dimension"):
+        model.compute_logits(video, torch.randn(5, 23))
+    with pytest.raises(ValueError, match="get_class_embeddings"):
+        model.compute_logits(video, torch.randn(5, 2, 24))
+
+
+def test_compute_logits_runs_in_float32_for_half_precision(clip_dir):
+    model = VideoClipModel.from_clip(clip_dir, temporal_mode="mean", num_frames=FRAMES).to(torch.bfloat16)
+    g = torch.Generator().manual_seed(6)
+    video, classes = torch.randn(4, 24, generator=g), torch.randn(6, 24, generator=g)
+    reference = min(math.exp(model.logit_scale.item()), 100.0) * (
+        _unit(video.bfloat16().double()) @ _unit(classes.bfloat16().double()).t())
+    for context in (torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16)):
+        with context:
+            logits = model.compute_logits(video.bfloat16(), classes.bfloat16())
+        assert logits.dtype == torch.float32
+        torch.testing.assert_close(logits.double(), reference, atol=1e-4, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_get_class_embeddings_is_the_template_ensemble_of_clip_text_features(clip_dir, clip):
+    model = VideoClipModel.from_clip(clip_dir, temporal_mode="vclip", num_frames=FRAMES).eval()
+    ids = text_ids(6).view(3, 2, 7)  # 3 classes x 2 prompts
+    mask = torch.ones_like(ids)
+    per_prompt = [clip.get_text_features(input_ids=ids[:, k]).pooler_output for k in range(2)]
+    expected = _unit(_unit(per_prompt[0]) + _unit(per_prompt[1]))
+    got = model.get_class_embeddings(ids, attention_mask=mask)
+    assert got.shape == (3, 24)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(got, _unit(per_prompt[0] + per_prompt[1]), atol=1e-4)  # not the unnormalised mean
+    torch.testing.assert_close(model.get_class_embeddings(ids[:, 0]), _unit(per_prompt[0]), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="num_prompts"):
+        model.get_class_embeddings(ids.view(-1))
+    with pytest.raises(ValueError, match="attention_mask"):
+        model.get_class_embeddings(ids, attention_mask=mask[:, 0])
+
+
+def test_training_flows_through_class_embeddings_and_the_head(clip_dir):
+    model = VideoClipModel.from_clip(clip_dir, temporal_mode="vclip", num_frames=FRAMES).train()
+    out = model(input_ids=text_ids(6).view(3, 2, 7), pixel_values_videos=videos(), labels=torch.tensor([1, 2]))
+    out.loss.backward()
+    for parameter in (model.text_projection.weight, model.visual_projection.weight, model.logit_scale,
+                      model.text_model.embeddings.token_embedding.weight):
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("prompts", [1, 2])
+@torch.no_grad()
+def test_forward_equals_a_reference_from_clip_parts(clip_dir, clip, prompts):
+    model = VideoClipModel.from_clip(clip_dir, temporal_mode="mean", num_frames=FRAMES).eval()
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(30.0))
+    x, labels = videos(), torch.tensor([2, 0])
+    ids = text_ids(3 * prompts).view(3, prompts, 7) if prompts > 1 else text_ids(3)
+    video = clip.get_image_features(pixel_values=x.flatten(0, 1)).pooler_output.view(2, FRAMES, -1)
+    flat = ids.reshape(-1, 7)
+    text = _unit(_unit(clip.get_text_features(input_ids=flat).pooler_output).view(3, prompts, -1).mean(1))
+    expected = 30.0 * _unit(video.mean(1)) @ text.t()
+    out = model(input_ids=ids, pixel_values_videos=x, labels=labels)
+    torch.testing.assert_close(out.logits_per_video, expected, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(out.logits_per_text, expected.t(), atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(out.loss, F.cross_entropy(expected, labels), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.video_embeds, _unit(video.mean(1)), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.text_embeds, text, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.frame_embeds, video, atol=1e-5, rtol=1e-5)
+    tuple_out = model(input_ids=ids, pixel_values_videos=x, return_dict=False)
+    torch.testing.assert_close(tuple_out[0], expected, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["mean", "vclip", "viclip"])
+@torch.no_grad()
+def test_get_video_features_returns_frame_embeds(clip_dir, clip, mode):
+    model = VideoClipModel.from_clip(clip_dir, temporal_mode=mode, num_frames=FRAMES).eval()
+    x = videos()
+    video, frames = model.get_video_features(pixel_values_videos=x, return_frame_embeds=True)
+    torch.testing.assert_close(video, model.get_video_features(pixel_values_videos=x))
+    if mode == "viclip":
+        assert frames is None
+        return
+    assert frames.shape == (2, FRAMES, 24)
+    pooled = frames.mean(1) if mode == "mean" else _unit(frames).mean(1)
+    torch.testing.assert_close(video, pooled)
+    if mode == "mean":
+        per_frame = clip.get_image_features(pixel_values=x.flatten(0, 1)).pooler_output.view(2, FRAMES, -1)
+        torch.testing.assert_close(frames, per_frame, atol=1e-5, rtol=1e-5)
+
+
+def test_scoring_head_config_save_load_and_errors(clip_dir, tmp_path):
+    import json
+
+    from hfvideoclip.models.video_clip.configuration_video_clip import SCORING_HEADS
+    from hfvideoclip.models.video_clip.modeling_video_clip import (
+        VIDEO_CLIP_SCORING_HEADS,
+        VideoClipCosineHead,
+    )
+
+    assert set(SCORING_HEADS) == set(VIDEO_CLIP_SCORING_HEADS)
+    model = VideoClipModel.from_clip(clip_dir, num_frames=FRAMES, scoring_head="cosine")
+    assert isinstance(model.scoring_head, VideoClipCosineHead)
+    assert not any(name.startswith("scoring_head") for name in model.state_dict())  # no parameters
+    model.save_pretrained(tmp_path / "new")
+    saved = json.loads((tmp_path / "new" / "config.json").read_text())
+    assert saved["scoring_head"] == "cosine"
+    assert AutoModel.from_pretrained(tmp_path / "new").config.scoring_head == "cosine"
+    # configs written before the field existed load with the default
+    del saved["scoring_head"]
+    (tmp_path / "new" / "config.json").write_text(json.dumps(saved))
+    old = AutoModel.from_pretrained(tmp_path / "new")
+    assert old.config.scoring_head == "cosine" and isinstance(old.scoring_head, VideoClipCosineHead)
+    with pytest.raises(ValueError, match="scoring_head='sinkhorn'.*cosine"):
+        VideoClipConfig(scoring_head="sinkhorn")
+    saved["scoring_head"] = "sinkhorn"
+    (tmp_path / "new" / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="scoring_head.*config.json"):
+        AutoModel.from_pretrained(tmp_path / "new")
+
+
+# ------------------------------------------------------------------------------------------ layer layout
+GRID = VISION["image_size"] // VISION["patch_size"]
+
+
+def _expected_layout(mode, batch=2, frames=FRAMES):
+    from hfvideoclip.models.video_clip.modeling_video_clip import VideoClipLayout
+
+    return VideoClipLayout(batch_size=batch, num_frames=frames, grid_height=GRID, grid_width=GRID,
+                           temporal_mode=mode, token_order="space_major" if mode == "viclip" else "frame",
+                           vclip_edge="zero")
+
+
+@pytest.mark.parametrize("mode", ["mean", "vclip", "viclip"])
+@torch.no_grad()
+def test_every_vision_layer_and_attention_receives_the_layout(clip_dir, mode):
+    model = VideoClipModel.from_clip(clip_dir, temporal_mode=mode, num_frames=FRAMES).eval()
+    seen = {"layer": [], "attention": []}
+
+    def record(kind):
+        def hook(module, args, kwargs):
+            seen[kind].append((kwargs.get("layout"), tuple(args[0].shape)))
+        return hook
+
+    for layer in model.vision_model.encoder.layers:
+        layer.register_forward_pre_hook(record("layer"), with_kwargs=True)
+        layer.self_attn.register_forward_pre_hook(record("attention"), with_kwargs=True)
+    model.get_video_features(pixel_values_videos=videos())
+    expected = _expected_layout(mode)
+    for kind in ("layer", "attention"):
+        assert len(seen[kind]) == VISION["num_hidden_layers"]
+        for layout, shape in seen[kind]:
+            assert layout == expected
+            assert shape == expected.sequence_shape + (VISION["hidden_size"],)
+
+
+@pytest.mark.parametrize("mode", ["mean", "vclip", "viclip"])
+def test_patch_grid_round_trip(mode):
+    layout = _expected_layout(mode, batch=3, frames=2)
+    rows, length = layout.sequence_shape
+    assert (rows, length) == ((6, 1 + GRID * GRID) if mode != "viclip" else (3, 1 + GRID * GRID * 2))
+    hidden = torch.randn(rows, length, 5)
+    grid = layout.patch_grid(hidden)
+    assert grid.shape == (3, 2, GRID, GRID, 5)
+    torch.testing.assert_close(layout.tokens_from_grid(grid, layout.class_tokens(hidden)), hidden, rtol=0, atol=0)
+    other = torch.randn(3, 2, GRID, GRID, 7)
+    tokens = layout.tokens_from_grid(other)  # zero class tokens: an adapter's delta
+    torch.testing.assert_close(layout.patch_grid(tokens), other, rtol=0, atol=0)
+    assert layout.class_tokens(tokens).abs().sum() == 0
+    with pytest.raises(ValueError, match="expects hidden states of shape"):
+        layout.patch_grid(hidden[:, :-1])
+    with pytest.raises(ValueError, match="grid of shape"):
+        layout.tokens_from_grid(other[:, :1])
+
+
+class _GridRecorder(torch.nn.Module):
+    """A tuner-like wrapper around an encoder layer: it reads the token grid through the layout it receives."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer, self.grids = layer, []
+
+    def forward(self, hidden_states, layout=None):
+        self.grids.append(layout.patch_grid(hidden_states))
+        return self.layer(hidden_states, layout=layout)
+
+
+@pytest.mark.parametrize("mode", ["mean", "vclip", "viclip"])
+@torch.no_grad()
+def test_patch_grid_position_matches_the_pixel_location(clip_dir, mode):
+    """Only one patch of one frame of one video is non-zero after the embeddings: the grid must hold it at the
+    (video, frame, row, column) of its pixels, in every token order."""
+    model = VideoClipModel.from_clip(clip_dir, temporal_mode=mode, num_frames=FRAMES).eval()
+    vision = model.vision_model
+    vision.embeddings.position_embedding.weight.zero_()
+    vision.embeddings.class_embedding.zero_()
+    vision.pre_layrnorm.bias.zero_()  # LayerNorm of a zero token is then zero
+    assert vision.embeddings.patch_embedding.bias is None
+    recorders = [_GridRecorder(layer) for layer in vision.encoder.layers]
+    vision.encoder.layers = torch.nn.ModuleList(recorders)
+    b, t, h, w, patch = 1, 2, 3, 11, VISION["patch_size"]
+    x = torch.zeros(2, FRAMES, 3, 30, 30)
+    x[b, t, :, h * patch:(h + 1) * patch, w * patch:(w + 1) * patch] = torch.randn(3, patch, patch)
+    model.get_video_features(pixel_values_videos=x)
+    grid = recorders[0].grids[0]
+    assert grid.shape == (2, FRAMES, GRID, GRID, VISION["hidden_size"])
+    assert grid.abs().sum(-1).nonzero().tolist() == [[b, t, h, w]]
+    assert len(recorders[1].grids) == 1  # the next wrapped layer got its layout too
 
 
 # ------------------------------------------------------------------------------------------ ViCLIP converter

@@ -68,3 +68,29 @@ def test_average_template_embeddings_normalises_each_prompt_first():
     np.testing.assert_allclose(out.numpy(), [[1 / math.sqrt(2), 1 / math.sqrt(2)]], rtol=1e-6)
     with pytest.raises(ValueError, match=r"\(N, P, D\)"):
         average_template_embeddings(torch.randn(3, 4))
+
+
+def test_half_precision_inputs_are_scored_and_averaged_in_float32():
+    g = torch.Generator().manual_seed(1)
+    video, text = torch.randn(3, 16, generator=g).bfloat16(), torch.randn(5, 16, generator=g).bfloat16()
+    logits = video_text_logits(video, text, torch.tensor(math.log(100.0)).bfloat16())
+    assert logits.dtype == torch.float32
+    # the bfloat16 log-scale rounds to 4.59375: exp = 98.87
+    expected = _np_logits(video.double().numpy(), text.double().numpy(), math.exp(4.59375))
+    np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5, atol=1e-4)
+    prompts = torch.randn(4, 3, 16, generator=g)
+    averaged = average_template_embeddings(prompts.bfloat16())
+    assert averaged.dtype == torch.float32
+    torch.testing.assert_close(averaged, average_template_embeddings(prompts.bfloat16().float()))
+
+
+def test_same_math_as_the_model_scoring_head():
+    """cross_entropy is the model file's implementation, not a second one."""
+    from hfvideoclip.models.video_clip.modeling_video_clip import VideoClipCosineHead, template_ensemble
+
+    g = torch.Generator().manual_seed(2)
+    video, text, scale = torch.randn(3, 8, generator=g), torch.randn(4, 8, generator=g), torch.tensor(2.5)
+    torch.testing.assert_close(video_text_logits(video, text, scale), VideoClipCosineHead()(video, text, scale),
+                               rtol=0, atol=0)
+    prompts = torch.randn(4, 3, 8, generator=g)
+    torch.testing.assert_close(average_template_embeddings(prompts), template_ensemble(prompts), rtol=0, atol=0)

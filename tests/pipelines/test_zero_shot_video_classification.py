@@ -125,6 +125,33 @@ def test_pipeline_matches_direct_model_computation_with_views(model_dir):
         assert item["score"] == pytest.approx(expected[item["label"]], abs=1e-5)
 
 
+def test_pipeline_scores_through_the_model_head(model_dir, monkeypatch):
+    """Class embeddings from `get_class_embeddings` ((C, K, L) prompts), logits from `compute_logits` (the head)."""
+    clf = pipeline("zero-shot-video-classification", model=str(model_dir))
+    seen = {}
+    class_embeddings, compute_logits = clf.model.get_class_embeddings, clf.model.compute_logits
+
+    def spy_classes(input_ids, attention_mask=None):
+        seen["ids"] = tuple(input_ids.shape)
+        return class_embeddings(input_ids, attention_mask)
+
+    def spy_logits(video, classes, frame_embeds=None):
+        seen["logits"] = (tuple(video.shape), tuple(classes.shape), tuple(frame_embeds.shape))
+        return -compute_logits(video, classes, frame_embeds=frame_embeds)  # flips the ranking
+
+    monkeypatch.setattr(clf.model, "get_class_embeddings", spy_classes)
+    monkeypatch.setattr(clf.model, "compute_logits", spy_logits)
+    labels = ["red circle", "blue square", "green circle"]
+    templates = ["a video of {} .", "a photo of {} ."]
+    result = clf(coloured_video(), candidate_labels=labels, hypothesis_template=templates, num_clips=2)
+    assert seen["ids"][:2] == (3, 2)
+    assert seen["logits"] == ((2, 24), (3, 24), (2, 4, 24))
+    monkeypatch.undo()
+    clf._label_cache.clear()
+    normal = clf(coloured_video(), candidate_labels=labels, hypothesis_template=templates, num_clips=2)
+    assert [r["label"] for r in result] == [r["label"] for r in normal][::-1]
+
+
 def test_label_embeddings_are_cached_per_labels_and_templates(model_dir, monkeypatch):
     clf = pipeline("zero-shot-video-classification", model=str(model_dir))
     calls = []

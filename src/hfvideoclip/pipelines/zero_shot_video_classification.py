@@ -13,7 +13,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from transformers import Pipeline
 
 from ..models.video_clip.modeling_video_clip import VideoClipModel
@@ -44,7 +43,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         super().__init__(*args, processor=processor, **kwargs)
         if self.processor is None:
             self.processor = VideoClipProcessor.from_pretrained(self.model.name_or_path)
-        if not hasattr(self.model, "get_video_features"):
+        if not hasattr(self.model, "compute_logits"):
             self.model = _as_video_model(self.model, self.processor)
         tokenizer = self.processor.tokenizer
         max_positions = self.model.config.text_config.max_position_embeddings
@@ -93,15 +92,15 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     @torch.no_grad()
     def _view_logits(self, pixel_values_videos: torch.Tensor, labels: tuple[str, ...], templates: tuple[str, ...]
                      ) -> torch.Tensor:
-        """(views, T, 3, S, S) -> scaled cosine logits (views, num_labels)."""
+        """(views, T, 3, S, S) -> logits (views, num_labels) from the model's scoring head (`compute_logits`)."""
         text = self.label_embeddings(labels, templates)
         pixels = pixel_values_videos.to(device=self.model.device, dtype=self.model.dtype)
-        video = F.normalize(self.model.get_video_features(pixel_values_videos=pixels).float(), dim=-1)
-        scale = self.model.logit_scale.detach().float().exp().clamp(max=100.0)
-        return scale * video @ text.t()
+        video, frames = self.model.get_video_features(pixel_values_videos=pixels, return_frame_embeds=True)
+        return self.model.compute_logits(video, text, frame_embeds=frames).float()
 
     def label_embeddings(self, labels: tuple[str, ...], templates: tuple[str, ...]) -> torch.Tensor:
-        """L2-normalised template-ensemble embeddings (num_labels, D), cached per (labels, templates)."""
+        """L2-normalised template-ensemble embeddings (num_labels, D) from `model.get_class_embeddings`, cached per
+        (labels, templates)."""
         key = (labels, templates)
         if key in self._label_cache:
             self._label_cache.move_to_end(key)

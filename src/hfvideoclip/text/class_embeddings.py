@@ -2,7 +2,8 @@
 
 Each class name fills every template; the prompts are embedded with the model's text tower, L2-normalised,
 averaged over the templates and normalised again (the ViFi-CLIP / TACO recipe, as in CLIP's zero-shot
-ImageNet classifier). Used by the zero-shot pipeline, the evaluation harness and the trainer.
+ImageNet classifier): `VideoClipModel.get_class_embeddings`, or the same `template_ensemble` over
+`get_text_features` for other models. Used by the zero-shot pipeline, the evaluation harness and the trainer.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
+from ..models.video_clip.modeling_video_clip import template_ensemble
 from .templates import KINETICS_TEMPLATES, build_class_prompts
 
 
@@ -46,11 +47,14 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
     """L2-normalised template-ensemble embeddings of `class_names`, a float tensor of shape (num_classes, dim).
 
     Args:
-        model: exposes `get_text_features(input_ids=..., attention_mask=...)` -> (num_texts, dim).
+        model: a `VideoClipModel` (scored through `get_class_embeddings(input_ids (C, K, L), attention_mask)`, the
+            template ensemble of the model file) or any model with `get_text_features(input_ids=...,
+            attention_mask=...)` -> (num_texts, dim) or an output with `.pooler_output` (e.g. a plain `CLIPModel`),
+            whose prompt embeddings go through the same `template_ensemble`.
         tokenizer: called as `tokenizer(prompts, padding=True, truncation=True, return_tensors="pt")`.
         class_names: natural-language class names, in label order.
         templates: prompt templates, each with one ``{}`` (default: the 28 Kinetics templates).
-        batch_size: prompts per text-encoder forward.
+        batch_size: prompts per text-encoder forward (whole classes: at least one class per forward).
         device: where the text tower runs (default: the model's device). The result stays on that device.
     """
     class_names = list(class_names)
@@ -60,20 +64,29 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     prompts = build_class_prompts(class_names, templates)
     num_templates = len(prompts[0])
-    flat = [prompt for class_prompts in prompts for prompt in class_prompts]
+    classes_per_batch = max(1, batch_size // num_templates)
     device = torch.device(device) if device is not None else _model_device(model)
+    get_class_embeddings = getattr(model, "get_class_embeddings", None)
 
     chunks = []
-    for start in range(0, len(flat), batch_size):
-        tokens = tokenizer(flat[start:start + batch_size], padding=True, truncation=True, return_tensors="pt")
+    for start in range(0, len(prompts), classes_per_batch):
+        chunk = prompts[start:start + classes_per_batch]
+        flat = [prompt for class_prompts in chunk for prompt in class_prompts]
+        tokens = tokenizer(flat, padding=True, truncation=True, return_tensors="pt")
         input_ids = tokens["input_ids"].to(device)
         attention_mask = tokens.get("attention_mask") if hasattr(tokens, "get") else None
         if attention_mask is not None:
             attention_mask = attention_mask.to(device)
-        features = _as_embedding_tensor(model.get_text_features(input_ids=input_ids, attention_mask=attention_mask))
-        chunks.append(F.normalize(features.float(), dim=-1))
-    embeds = torch.cat(chunks).view(len(class_names), num_templates, -1).mean(dim=1)
-    return F.normalize(embeds, dim=-1)
+        if callable(get_class_embeddings):
+            shape = (len(chunk), num_templates, input_ids.shape[-1])
+            embeds = get_class_embeddings(input_ids.view(shape),
+                                          attention_mask.view(shape) if attention_mask is not None else None)
+        else:
+            features = _as_embedding_tensor(model.get_text_features(input_ids=input_ids,
+                                                                    attention_mask=attention_mask))
+            embeds = template_ensemble(features.float().view(len(chunk), num_templates, -1))
+        chunks.append(embeds.float())
+    return torch.cat(chunks)
 
 
 __all__ = ["class_text_embeddings"]

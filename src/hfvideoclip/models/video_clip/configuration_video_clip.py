@@ -9,6 +9,9 @@ from transformers import CLIPTextConfig, CLIPVisionConfig, PreTrainedConfig
 
 TEMPORAL_MODES = ("mean", "vclip", "viclip")
 VCLIP_EDGE_MODES = ("zero", "mask")
+SCORING_HEADS = ("cosine",)
+"""Names accepted by `VideoClipConfig.scoring_head`; `modeling_video_clip.VIDEO_CLIP_SCORING_HEADS` maps each to its
+module (a test keeps the two in sync)."""
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -29,6 +32,9 @@ class VideoClipConfig(PreTrainedConfig):
     vclip_edge (`str`, defaults to `"zero"`): missing neighbours at the clip edges in `vclip` mode. `"zero"` inserts
         zero keys and values (as the official Open-VCLIP/FROSTER code, so their checkpoints reproduce); `"mask"`
         removes them from the softmax (a one-frame clip then reduces to CLIP exactly).
+    scoring_head (`str`, defaults to `"cosine"`): how `VideoClipModel.compute_logits` scores videos against classes.
+        `"cosine"`: `min(exp(logit_scale), 100) * cos(video, class)` against one embedding per class (the template
+        ensemble of `get_class_embeddings`). Configs saved before this field existed load with `"cosine"`.
     image_mean, image_std (`list[float]`): normalisation used by the processor (CLIP's by default; ViCLIP uses
         ImageNet's).
     """
@@ -44,6 +50,7 @@ class VideoClipConfig(PreTrainedConfig):
     temporal_mode: str = "mean"
     num_frames: int = 8
     vclip_edge: str = "zero"
+    scoring_head: str = "cosine"
     image_mean: list[float] | tuple[float, ...] | None = None
     image_std: list[float] | tuple[float, ...] | None = None
 
@@ -56,6 +63,11 @@ class VideoClipConfig(PreTrainedConfig):
         if self.vclip_edge not in VCLIP_EDGE_MODES:
             raise ValueError(
                 f"VideoClipConfig.vclip_edge={self.vclip_edge!r} is not supported; use 'zero' or 'mask'."
+            )
+        if self.scoring_head not in SCORING_HEADS:
+            raise ValueError(
+                f"VideoClipConfig.scoring_head={self.scoring_head!r} is not supported; "
+                f"use one of {', '.join(SCORING_HEADS)} (check the `scoring_head` field of config.json)."
             )
         if not isinstance(self.num_frames, int) or self.num_frames < 1:
             raise ValueError(f"VideoClipConfig.num_frames must be a positive integer, got {self.num_frames!r}.")

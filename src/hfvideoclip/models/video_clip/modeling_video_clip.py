@@ -5,10 +5,18 @@ copies this file into a Hub repository, where `hfvideoclip` may not be installed
 
 Parameter names follow `transformers.CLIPModel` exactly (`vision_model.encoder.layers.{i}.self_attn.q_proj...`),
 so any CLIP checkpoint loads unchanged; `viclip` adds one tensor, `vision_model.temporal_embedding`.
+
+Scoring lives here too, once: `template_ensemble` (prompt embeddings -> one embedding per class) and the scoring
+heads (`VIDEO_CLIP_SCORING_HEADS`, chosen by `config.scoring_head`) behind `VideoClipModel.get_class_embeddings` and
+`VideoClipModel.compute_logits`. The training objectives, the pipeline and the evaluation harness call these.
+
+Every vision encoder layer (and its attention) receives a `VideoClipLayout` describing how the clip is laid out in
+its token sequence, so an adapter wrapping a layer can reshape patch tokens to the (T, H, W) grid in any mode.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -28,6 +36,211 @@ from transformers.utils import ModelOutput
 
 from .configuration_video_clip import VideoClipConfig
 
+LOGIT_SCALE_MAX = 100.0
+"""Upper bound of `exp(logit_scale)` (CLIP clamps its learned temperature at 100)."""
+
+TOKEN_ORDERS = ("frame", "space_major")
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+def _full_precision(x: torch.Tensor) -> torch.Tensor:
+    """float32 for float16/bfloat16 tensors (a mean of unit vectors and logits at scale 100 need more mantissa than
+    bfloat16's 8 bits); other dtypes unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _autocast_off(device: torch.device):
+    """Disable autocast (which would run the matmul in half precision again) for the scoring math."""
+    if device.type in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(device.type):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def template_ensemble(prompt_embeds: torch.Tensor) -> torch.Tensor:
+    """Class embeddings from K prompts per class (templates): L2-normalise each, average over K, renormalise.
+
+    The one implementation of the template ensemble (CLIP's zero-shot classifier, ViFi-CLIP, TACO); everything
+    else (`VideoClipModel.get_class_embeddings`, `objectives.cross_entropy.average_template_embeddings`,
+    `text.class_embeddings`) calls it.
+
+    Args:
+        prompt_embeds: `(C, K, D)` embeddings of K prompts for each of C classes (any norm).
+
+    Returns:
+        `(C, D)` unit-norm class embeddings; float32 when the input is float16/bfloat16.
+    """
+    if prompt_embeds.dim() != 3:
+        raise ValueError(
+            f"template_ensemble: expected a (num_classes, num_prompts, dim) tensor, got shape "
+            f"{tuple(prompt_embeds.shape)}; reshape the text features to (N, P, D) first."
+        )
+    with _autocast_off(prompt_embeds.device):
+        unit = F.normalize(_full_precision(prompt_embeds), dim=-1)
+        return F.normalize(unit.mean(dim=1), dim=-1)
+
+
+def clamped_logit_scale(logit_scale: torch.Tensor | float, dtype: torch.dtype = torch.float32
+                        ) -> torch.Tensor | float:
+    """`min(exp(logit_scale), 100)`: a tensor (differentiable below the clamp) for a tensor `logit_scale`, else a
+    float. `logit_scale` is the *log* of the scale, as `VideoClipModel.logit_scale` / `CLIPModel.logit_scale`."""
+    if isinstance(logit_scale, torch.Tensor):
+        return logit_scale.to(dtype).exp().clamp(max=LOGIT_SCALE_MAX)
+    return min(math.exp(float(logit_scale)), LOGIT_SCALE_MAX)
+
+
+def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
+                         logit_scale: torch.Tensor | float) -> torch.Tensor:
+    """`min(exp(logit_scale), 100) * cos(video, class)`: the cosine scoring of CLIP, the one implementation.
+
+    Args:
+        video_embeds: `(B, D)` (or `(..., D)`) video embeddings, any norm.
+        class_embeds: `(C, D)` class embeddings, any norm.
+        logit_scale: log of the scale (tensor or float); `exp` is clamped at `LOGIT_SCALE_MAX`.
+
+    Returns:
+        `(B, C)` (or `(..., C)`) logits, differentiable in all three inputs (in `logit_scale` below the clamp);
+        computed in float32 (also under autocast) when an input is float16/bfloat16.
+    """
+    if video_embeds.shape[-1] != class_embeds.shape[-1]:
+        raise ValueError(
+            f"scaled_cosine_logits: video_embeds has dimension {video_embeds.shape[-1]} but class_embeds has "
+            f"{class_embeds.shape[-1]}; project both into the same joint space."
+        )
+    if class_embeds.dim() != 2:
+        raise ValueError(
+            f"The cosine head scores one embedding per class, (num_classes, dim); got class_embeds of shape "
+            f"{tuple(class_embeds.shape)}. Reduce K prompts per class with `get_class_embeddings` / "
+            "`template_ensemble` first."
+        )
+    with _autocast_off(video_embeds.device):
+        video = _full_precision(video_embeds)
+        classes = _full_precision(class_embeds)
+        dtype = torch.promote_types(video.dtype, classes.dtype)
+        video = F.normalize(video.to(dtype), dim=-1)
+        classes = F.normalize(classes.to(dtype), dim=-1)
+        return clamped_logit_scale(logit_scale, dtype) * (video @ classes.t())
+
+
+class VideoClipCosineHead(nn.Module):
+    """Scoring head `"cosine"` (no parameters): `min(exp(logit_scale), 100) * cos(video, class)`.
+
+    Its class bank is one embedding per class, `(C, D)`: the template ensemble of `get_class_embeddings`. Per-frame
+    embeddings are accepted (the head interface is shared with heads that use them) and ignored.
+    Corresponds to the logits of `CLIPModel.forward`.
+    """
+
+    def __init__(self, config: VideoClipConfig | None = None):
+        super().__init__()
+
+    def forward(self, video_embeds: torch.Tensor, class_embeds: torch.Tensor, logit_scale: torch.Tensor | float,
+                frame_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        return scaled_cosine_logits(video_embeds, class_embeds, logit_scale)
+
+
+VIDEO_CLIP_SCORING_HEADS: dict[str, type[nn.Module]] = {"cosine": VideoClipCosineHead}
+"""`config.scoring_head` -> head class. A head is built as `cls(config)` and called as
+`head(video_embeds (B, D), class_bank, logit_scale, frame_embeds=(B, T, D) or None) -> (B, C)`. Keep the keys equal to
+`configuration_video_clip.SCORING_HEADS`."""
+
+
+# ------------------------------------------------------------------------------------------------ layout
+@dataclass(frozen=True)
+class VideoClipLayout:
+    """How a clip is laid out in the token sequences of the vision encoder; every encoder layer and its attention
+    receive it (`layer(hidden_states, layout=layout)`), in every temporal mode.
+
+    Attributes:
+        batch_size: videos in the batch (B).
+        num_frames: frames per video (T).
+        grid_height, grid_width: the patch grid of one frame (H, W); N = H * W patches, row-major (index h * W + w).
+        temporal_mode: `config.temporal_mode` (`"mean"`, `"vclip"`, `"viclip"`).
+        token_order: `"frame"`: hidden states are `(B * T, 1 + N, D)`, one sequence per frame with its class token
+            first (`mean`, `vclip`); `"space_major"`: `(B, 1 + N * T, D)`, one class token per video, then patch n of
+            frame t at index `1 + n * T + t` (`viclip`, as ViCLIP).
+        vclip_edge: `config.vclip_edge` (used by `vclip` attention).
+
+    `patch_grid(hidden)` gives the `(B, T, H, W, D)` grid of patch tokens and `tokens_from_grid(grid, class_tokens)`
+    its inverse; `D` may differ from the model width (e.g. an adapter's bottleneck).
+    """
+
+    batch_size: int
+    num_frames: int
+    grid_height: int
+    grid_width: int
+    temporal_mode: str = "mean"
+    token_order: str = "frame"
+    vclip_edge: str = "zero"
+
+    def __post_init__(self):
+        if self.token_order not in TOKEN_ORDERS:
+            raise ValueError(f"VideoClipLayout.token_order={self.token_order!r}; use one of {', '.join(TOKEN_ORDERS)}.")
+
+    @classmethod
+    def for_clip(cls, batch_size: int, num_frames: int, grid_height: int, grid_width: int, temporal_mode: str,
+                 vclip_edge: str = "zero") -> VideoClipLayout:
+        """The layout `VideoClipVisionTransformer` uses for `temporal_mode` (`viclip` is space-major)."""
+        order = "space_major" if temporal_mode == "viclip" else "frame"
+        return cls(batch_size, num_frames, grid_height, grid_width, temporal_mode, order, vclip_edge)
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid_height * self.grid_width
+
+    @property
+    def sequence_shape(self) -> tuple[int, int]:
+        """The leading `(rows, length)` of the hidden states: `(B * T, 1 + N)` or `(B, 1 + N * T)`."""
+        if self.token_order == "frame":
+            return self.batch_size * self.num_frames, 1 + self.num_patches
+        return self.batch_size, 1 + self.num_patches * self.num_frames
+
+    def _check(self, hidden: torch.Tensor) -> None:
+        if hidden.dim() != 3 or tuple(hidden.shape[:2]) != self.sequence_shape:
+            raise ValueError(
+                f"VideoClipLayout ({self.token_order} order, B={self.batch_size}, T={self.num_frames}, "
+                f"grid {self.grid_height}x{self.grid_width}) expects hidden states of shape "
+                f"{self.sequence_shape + ('D',)}, got {tuple(hidden.shape)}.")
+
+    def class_tokens(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The class tokens: `(B, T, D)` for `"frame"` order (one per frame), `(B, 1, D)` for `"space_major"`."""
+        self._check(hidden)
+        if self.token_order == "frame":
+            return hidden[:, 0].reshape(self.batch_size, self.num_frames, hidden.shape[-1])
+        return hidden[:, :1]
+
+    def patch_grid(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Patch tokens as a `(B, T, H, W, D)` grid: entry `[b, t, h, w]` is the patch at row h, column w of frame t
+        of video b. Class tokens are left out (`class_tokens`)."""
+        self._check(hidden)
+        batch, frames, height, width, dim = (self.batch_size, self.num_frames, self.grid_height, self.grid_width,
+                                             hidden.shape[-1])
+        patches = hidden[:, 1:]
+        if self.token_order == "frame":
+            return patches.reshape(batch, frames, height, width, dim)
+        # space-major: index n * T + t
+        return patches.reshape(batch, height * width, frames, dim).transpose(1, 2).reshape(
+            batch, frames, height, width, dim)
+
+    def tokens_from_grid(self, grid: torch.Tensor, class_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """Inverse of `patch_grid`: `(B, T, H, W, D)` (+ class tokens shaped as `class_tokens` returns them) -> hidden
+        states in this layout. Without `class_tokens` the class-token positions are zero (an adapter's delta)."""
+        expected = (self.batch_size, self.num_frames, self.grid_height, self.grid_width)
+        if grid.dim() != 5 or tuple(grid.shape[:4]) != expected:
+            raise ValueError(f"VideoClipLayout.tokens_from_grid expects a grid of shape {expected + ('D',)}, got "
+                             f"{tuple(grid.shape)}.")
+        batch, frames, dim = self.batch_size, self.num_frames, grid.shape[-1]
+        cls_shape = (batch, frames, dim) if self.token_order == "frame" else (batch, 1, dim)
+        if class_tokens is None:
+            class_tokens = grid.new_zeros(cls_shape)
+        elif tuple(class_tokens.shape) != cls_shape:
+            raise ValueError(f"class_tokens must have shape {cls_shape} for {self.token_order} order, got "
+                             f"{tuple(class_tokens.shape)}.")
+        if self.token_order == "frame":
+            patches = grid.reshape(batch * frames, self.num_patches, dim)
+            return torch.cat([class_tokens.reshape(batch * frames, 1, dim), patches], dim=1)
+        patches = grid.reshape(batch, frames, self.num_patches, dim).transpose(1, 2).reshape(
+            batch, self.num_patches * frames, dim)
+        return torch.cat([class_tokens, patches], dim=1)
+
 
 @dataclass
 class VideoClipOutput(ModelOutput):
@@ -38,7 +251,8 @@ class VideoClipOutput(ModelOutput):
             similarities between video and text embeddings.
         logits_per_text (`torch.FloatTensor` of shape `(text_batch_size, video_batch_size)`): the transpose.
         video_embeds (`torch.FloatTensor` of shape `(video_batch_size, projection_dim)`): L2-normalised.
-        text_embeds (`torch.FloatTensor` of shape `(text_batch_size, projection_dim)`): L2-normalised.
+        text_embeds (`torch.FloatTensor` of shape `(text_batch_size, projection_dim)`): L2-normalised class
+            embeddings (`get_class_embeddings`: the template ensemble when `input_ids` has K prompts per class).
         frame_embeds (`torch.FloatTensor` of shape `(video_batch_size, num_frames, projection_dim)`, *optional*):
             projected per-frame embeddings (not normalised); `None` for `viclip`, which has one token per video.
     """
@@ -54,12 +268,12 @@ class VideoClipOutput(ModelOutput):
 class VideoClipAttention(CLIPAttention):
     """CLIP attention over frames. Same parameters as `CLIPAttention`; the key/value set depends on the mode.
 
-    `mean`/`viclip`: ordinary self-attention over the given sequence. `vclip`: the input is (batch * frames, L, D);
-    queries of frame t attend to the tokens of frames t+1, t-1 and t (3L keys), as `VCLIPAttention` in Open-VCLIP.
+    `mean`/`viclip` (or no `layout`): ordinary self-attention over the given sequence. `vclip`: the input is
+    (batch * frames, L, D); queries of frame t attend to the tokens of frames t+1, t-1 and t (3L keys), as
+    `VCLIPAttention` in Open-VCLIP.
     """
 
-    def forward(self, hidden_states: torch.Tensor, num_frames: int | None = None, vclip_edge: str = "zero"
-                ) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, layout: VideoClipLayout | None = None) -> torch.Tensor:
         batch_frames, length, _ = hidden_states.shape
         heads, head_dim = self.num_heads, self.head_dim
 
@@ -70,8 +284,8 @@ class VideoClipAttention(CLIPAttention):
         keys = self.k_proj(hidden_states)
         values = self.v_proj(hidden_states)
         mask = None
-        if num_frames is not None:
-            keys, values, mask = _neighbour_keys_values(keys, values, num_frames, vclip_edge)
+        if layout is not None and layout.temporal_mode == "vclip":
+            keys, values, mask = _neighbour_keys_values(keys, values, layout.num_frames, layout.vclip_edge)
         keys, values = split_heads(keys), split_heads(values)
         dropout = self.dropout if self.training else 0.0
         output = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, dropout_p=dropout,
@@ -111,7 +325,8 @@ def _neighbour_keys_values(keys: torch.Tensor, values: torch.Tensor, num_frames:
 class VideoClipEncoderLayer(GradientCheckpointingLayer):
     """A CLIP encoder block (pre-norm attention + MLP), with the video-aware attention above.
 
-    Corresponds to `CLIPEncoderLayer` (same parameter names) / `ResidualAttentionBlock` in the original CLIP.
+    Corresponds to `CLIPEncoderLayer` (same parameter names) / `ResidualAttentionBlock` in the original CLIP. Called
+    as `layer(hidden_states, layout=layout)`; `layout` (a `VideoClipLayout`) goes on to the attention.
     """
 
     def __init__(self, config):
@@ -122,9 +337,8 @@ class VideoClipEncoderLayer(GradientCheckpointingLayer):
         self.mlp = CLIPMLP(config)
         self.layer_norm2 = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_eps)
 
-    def forward(self, hidden_states: torch.Tensor, num_frames: int | None = None, vclip_edge: str = "zero"
-                ) -> torch.Tensor:
-        hidden_states = hidden_states + self.self_attn(self.layer_norm1(hidden_states), num_frames, vclip_edge)
+    def forward(self, hidden_states: torch.Tensor, layout: VideoClipLayout | None = None) -> torch.Tensor:
+        hidden_states = hidden_states + self.self_attn(self.layer_norm1(hidden_states), layout=layout)
         return hidden_states + self.mlp(self.layer_norm2(hidden_states))
 
 
@@ -138,7 +352,8 @@ class VideoClipVisionTransformer(nn.Module):
     """CLIP's vision transformer applied to a clip of frames.
 
     Input (batch, T, 3, H, W). Output: pooled tokens after `post_layernorm`, (batch, T, width) for `mean`/`vclip`
-    (one class token per frame) or (batch, 1, width) for `viclip` (one class token per video).
+    (one class token per frame) or (batch, 1, width) for `viclip` (one class token per video). Every encoder layer is
+    called as `layer(hidden, layout=layout)` with the clip's `VideoClipLayout`.
     """
 
     def __init__(self, config: VideoClipConfig):
@@ -190,9 +405,11 @@ class VideoClipVisionTransformer(nn.Module):
         else:
             hidden = self.embeddings(frames)
         hidden = self.pre_layrnorm(hidden)
-        neighbours = num_frames if self.temporal_mode == "vclip" else None
+        patch_size = self.embeddings.patch_size
+        layout = VideoClipLayout.for_clip(batch, num_frames, frames.shape[-2] // patch_size,
+                                          frames.shape[-1] // patch_size, self.temporal_mode, self.vclip_edge)
         for layer in self.encoder.layers:
-            hidden = layer(hidden, num_frames=neighbours, vclip_edge=self.vclip_edge)
+            hidden = layer(hidden, layout=layout)
         pooled = self.post_layernorm(hidden[:, 0])
         return pooled.view(batch, -1, pooled.shape[-1])
 
@@ -259,6 +476,11 @@ class VideoClipModel(VideoClipPreTrainedModel):
         self.visual_projection = nn.Linear(self.vision_embed_dim, self.projection_dim, bias=False)
         self.text_projection = nn.Linear(self.text_embed_dim, self.projection_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
+        head = getattr(config, "scoring_head", "cosine")
+        if head not in VIDEO_CLIP_SCORING_HEADS:
+            raise ValueError(f"VideoClipConfig.scoring_head={head!r} has no head in this modeling file; available: "
+                             f"{', '.join(VIDEO_CLIP_SCORING_HEADS)}.")
+        self.scoring_head = VIDEO_CLIP_SCORING_HEADS[head](config)
         self.post_init()
 
     def _check_video(self, pixel_values_videos: torch.Tensor) -> None:
@@ -303,6 +525,48 @@ class VideoClipModel(VideoClipPreTrainedModel):
         outputs = self.text_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
         return self.text_projection(outputs.pooler_output)
 
+    def get_class_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                             position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Unit-norm class embeddings, (num_classes, projection_dim): the class bank of the cosine head.
+
+        `input_ids` (and `attention_mask`) of shape (C, K, L), K prompts per class (templates), or (C, L), one prompt
+        per class. Each prompt embedding is L2-normalised, averaged over K and renormalised (`template_ensemble`).
+        float32 when the model runs in float16/bfloat16; differentiable (the text tower can train through it).
+        """
+        if input_ids.dim() not in (2, 3):
+            raise ValueError(f"get_class_embeddings expects input_ids of shape (num_classes, num_prompts, length) or "
+                             f"(num_classes, length), got {tuple(input_ids.shape)}.")
+        if attention_mask is not None and attention_mask.shape != input_ids.shape:
+            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has "
+                             f"{tuple(input_ids.shape)}.")
+        num_classes, length = input_ids.shape[0], input_ids.shape[-1]
+        num_prompts = input_ids.shape[1] if input_ids.dim() == 3 else 1
+
+        def flat(x: torch.Tensor | None) -> torch.Tensor | None:
+            return x.reshape(num_classes * num_prompts, length) if x is not None and x.shape == input_ids.shape else x
+
+        features = self.get_text_features(flat(input_ids), flat(attention_mask), flat(position_ids))
+        return template_ensemble(features.view(num_classes, num_prompts, -1))
+
+    def compute_logits(self, video_embeds: torch.Tensor, class_embeds: torch.Tensor,
+                       frame_embeds: torch.Tensor | None = None,
+                       logit_scale: torch.Tensor | float | None = None) -> torch.Tensor:
+        """Video-class logits (batch, num_classes) from the configured scoring head (`config.scoring_head`).
+
+        Args:
+            video_embeds: (batch, projection_dim), any norm (`get_video_features`).
+            class_embeds: the head's class bank; for `"cosine"` (num_classes, projection_dim), any norm
+                (`get_class_embeddings`).
+            frame_embeds: (batch, T, projection_dim) per-frame embeddings (`get_video_features(...,
+                return_frame_embeds=True)`), for heads that score frames; ignored by `"cosine"`.
+            logit_scale: log-scale to use instead of `self.logit_scale` (e.g. interpolated weights).
+
+        `"cosine"`: `min(exp(logit_scale), 100) * cos(video, class)`, float32 for half-precision inputs,
+        differentiable in the embeddings and in `logit_scale` below the clamp.
+        """
+        scale = self.logit_scale if logit_scale is None else logit_scale
+        return self.scoring_head(video_embeds, class_embeds, scale, frame_embeds=frame_embeds)
+
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -312,26 +576,27 @@ class VideoClipModel(VideoClipPreTrainedModel):
         labels: torch.LongTensor | None = None,
         return_dict: bool | None = None,
     ) -> VideoClipOutput | tuple:
-        """Video-text similarities. `labels` (batch,) index the texts: then `loss` is their cross-entropy."""
+        """Video-text similarities. `labels` (batch,) index the texts: then `loss` is their cross-entropy.
+
+        `input_ids` (num_texts, L), one text per class, or (num_classes, K, L), K prompts per class (template
+        ensemble); the class embeddings come from `get_class_embeddings`, the logits from `compute_logits`.
+        """
         if input_ids is None or pixel_values_videos is None:
             raise ValueError("VideoClipModel.forward needs both `input_ids` (class texts) and `pixel_values_videos`; "
                              "for one modality use get_text_features / get_video_features.")
         video, frames = self.get_video_features(pixel_values_videos, return_frame_embeds=True)
-        text = self.get_text_features(input_ids, attention_mask, position_ids)
-        video = F.normalize(video, dim=-1)
-        text = F.normalize(text, dim=-1)
-        scale = self.logit_scale.exp().clamp(max=100.0)
-        logits_per_video = scale * video @ text.t()
+        text = self.get_class_embeddings(input_ids, attention_mask, position_ids)
+        logits_per_video = self.compute_logits(video, text, frame_embeds=frames)
         loss = F.cross_entropy(logits_per_video, labels) if labels is not None else None
         output = VideoClipOutput(loss=loss, logits_per_video=logits_per_video, logits_per_text=logits_per_video.t(),
-                                 video_embeds=video, text_embeds=text, frame_embeds=frames)
+                                 video_embeds=F.normalize(video, dim=-1), text_embeds=text, frame_embeds=frames)
         if return_dict is False:
             return output.to_tuple()
         return output
 
     @classmethod
     def from_clip(cls, name_or_path, temporal_mode: str = "mean", num_frames: int = 8, vclip_edge: str = "zero",
-                  image_mean=None, image_std=None, **kwargs) -> VideoClipModel:
+                  image_mean=None, image_std=None, scoring_head: str = "cosine", **kwargs) -> VideoClipModel:
         """Build a video model from any Hugging Face `CLIPModel` checkpoint (local directory or Hub id) or a loaded
         `CLIPModel`.
 
@@ -357,6 +622,7 @@ class VideoClipModel(VideoClipPreTrainedModel):
             temporal_mode=temporal_mode,
             num_frames=num_frames,
             vclip_edge=vclip_edge,
+            scoring_head=scoring_head,
             image_mean=image_mean,
             image_std=image_std,
         )
@@ -393,4 +659,15 @@ def logit_scale_from_temperature(temperature: float) -> float:
     return math.log(1.0 / temperature)
 
 
-__all__ = ["VideoClipModel", "VideoClipOutput", "VideoClipPreTrainedModel"]
+__all__ = [
+    "LOGIT_SCALE_MAX",
+    "VIDEO_CLIP_SCORING_HEADS",
+    "VideoClipCosineHead",
+    "VideoClipLayout",
+    "VideoClipModel",
+    "VideoClipOutput",
+    "VideoClipPreTrainedModel",
+    "clamped_logit_scale",
+    "scaled_cosine_logits",
+    "template_ensemble",
+]
