@@ -112,7 +112,9 @@ def test_misclassified_examples_and_motion_kinds():
     processor = FakeProcessor({"v0": [1, 0, 0, 0], "v1": [1, 0.5, 0, 0], "v2": [0, 0, 1, 0], "v3": [0, 0, 0.2, 1]})
     dataset = make_dataset(["a", "b", "c"], [("v0", 0, "direction-free"), ("v1", 1, "direction-pair"),
                                              ("v2", 2, "direction-pair"), ("v3", 1, "direction-pair")])
-    out = evaluate_dataset(FakeModel(), processor, dataset, templates="{}", progress=False)
+    bare = evaluate_dataset(FakeModel(), processor, dataset, templates="{}", progress=False)
+    assert set(bare.metrics()) == {"top1", "top5"} and bare.groups is None  # groups come from the protocol
+    out = evaluate_dataset(FakeModel(), processor, dataset, templates="{}", progress=False, group_column="motion_kind")
     metrics = out.metrics()
     assert metrics["top1"] == pytest.approx(0.5)
     assert metrics["top1_direction_free"] == pytest.approx(1.0)
@@ -162,7 +164,7 @@ def b2n_protocol():
         "base": make_dataset(base_names, [("ba", 0, "direction-free"), ("bb", 1, "direction-pair")]),
         "novel": make_dataset(novel_names, [("nd", 1, "direction-free"), ("n?", 1, "direction-pair")]),
     })
-    return SimpleNamespace(name="fake-b2n", splits=[split0, split1])
+    return SimpleNamespace(name="fake-b2n", splits=[split0, split1], group_column="motion_kind")
 
 
 def test_evaluate_protocol_b2n_results(tmp_path):
@@ -243,3 +245,72 @@ def test_attribute_accuracy_counts_the_right_attribute_with_the_wrong_class():
     metrics = output.metrics("novel_")
     assert metrics["novel_top1"] == pytest.approx(0.5)
     assert metrics["novel_shape_top1"] == pytest.approx(0.75) and metrics["novel_motion_top1"] == pytest.approx(0.75)
+
+
+# ------------------------------------------------------------------------------------------ protocol metrics
+def test_toy_protocol_metric_names_come_from_the_protocol():
+    from hfvideoclip.data import ProtocolData, ProtocolSplit
+    from hfvideoclip.data.toy.protocols import GROUP_COLUMN, METRIC_COLUMNS
+
+    # classes: a = red circle left, b = red star left, c = blue circle right, d = blue star right
+    attrs = {"a": ("red", "circle", "left"), "b": ("red", "star", "left"), "c": ("blue", "circle", "right"),
+             "d": ("blue", "star", "right")}
+    videos = [("v0", "a", [1, 0, 0, 0]), ("v1", "b", [1, 0.5, 0, 0]), ("v2", "c", [0, 0, 1, 0]),
+              ("v3", "d", [0, 0, 1, 0.5])]  # v1 -> a (same colour, motion), v3 -> c (same colour, motion)
+    names = list(attrs)
+    data = {"video": [v for v, _, _ in videos], "label": [names.index(c) for _, c, _ in videos],
+            "colour": [attrs[c][0] for _, c, _ in videos], "shape": [attrs[c][1] for _, c, _ in videos],
+            "motion": [attrs[c][2] for _, c, _ in videos],
+            "motion_kind": ["direction-free", "direction-free", "direction-pair", "direction-pair"]}
+    features = Features({"video": Value("string"), "label": ClassLabel(names=names),
+                         **{k: Value("string") for k in ("colour", "shape", "motion", "motion_kind")}})
+    dataset = Dataset.from_dict(data, features=features)
+    processor = FakeProcessor({v: e for v, _, e in videos})
+    protocol = ProtocolData("toy-like", [ProtocolSplit("split1", None, {"test": dataset})],
+                            metric_columns=METRIC_COLUMNS, group_column=GROUP_COLUMN)
+    metrics = evaluate_protocol(FakeModel(), processor, protocol, templates="{}", progress=False,
+                                plot=False)["per_split"][0]["metrics"]
+    assert metrics == pytest.approx({"top1": 0.5, "top5": 1.0, "top1_direction_free": 0.5, "top1_direction_pair": 0.5,
+                                     "colour_top1": 1.0, "shape_top1": 0.5, "motion_top1": 1.0})
+    plain = ProtocolData("plain", protocol.splits)  # no metric columns: plain top-1 / top-5 only
+    assert set(evaluate_protocol(FakeModel(), processor, plain, templates="{}", progress=False,
+                                 plot=False)["metrics"]) == {"top1", "top5", "top1_std", "top5_std"}
+
+
+# ------------------------------------------------------------------------------------------------ sharding
+@pytest.mark.parametrize("num_items", [0, 1, 2, 5, 8])
+@pytest.mark.parametrize("num_processes", [2, 3])
+def test_shard_range_covers_everything_in_order(num_items, num_processes):
+    from hfvideoclip.evaluation.harness import shard_range
+
+    shards = [shard_range(num_items, rank, num_processes) for rank in range(num_processes)]
+    assert [i for shard in shards for i in shard] == list(range(num_items))
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+    with pytest.raises(ValueError):
+        shard_range(num_items, num_processes, num_processes)
+
+
+def test_two_process_evaluation_gathers_the_whole_output(monkeypatch):
+    """Rank 1 then rank 0 of a 2-process run, with the gather replayed: each scores only its shard and rank 0
+    returns what a single process returns."""
+    from hfvideoclip.evaluation import harness
+
+    views = {f"v{i}": torch.eye(DIM)[i % 3] + 0.1 * i for i in range(5)}
+    dataset = make_dataset(["a", "b", "c"], [(f"v{i}", (i + i // 3) % 3) for i in range(5)])
+    single = evaluate_dataset(FakeModel(), FakeProcessor(views), dataset, templates="{}", progress=False,
+                              batch_size=2)
+
+    parts = {}
+    for rank in (1, 0):
+        model = FakeModel()
+        monkeypatch.setattr(harness, "_process_layout", lambda distributed, rank=rank: (rank, 2))
+        # rank 1 only records its part (its own result is not checked); rank 0 receives both parts in rank order
+        monkeypatch.setattr(harness, "_gather", lambda value, n, rank=rank: (
+            parts.__setitem__(rank, value) or ([value] if rank == 1 else [parts[0], parts[1]])))
+        out = evaluate_dataset(model, FakeProcessor(views), dataset, templates="{}", progress=False, batch_size=2)
+        assert sum(model.video_batches) == (3 if rank == 1 else 2)  # rows 0-1 on rank 0, rows 2-4 on rank 1
+    assert parts[0][1].tolist() == single.labels[:2].tolist() and parts[1][1].tolist() == single.labels[2:].tolist()
+    torch.testing.assert_close(out.logits, single.logits)
+    torch.testing.assert_close(out.scores, single.scores)
+    assert out.labels.tolist() == single.labels.tolist() and out.video_paths == single.video_paths
+    assert [e.video_path for e in out.examples] == [e.video_path for e in single.examples]

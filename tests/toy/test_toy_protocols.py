@@ -165,3 +165,26 @@ def test_bad_requests_raise(tmp_path):
     with pytest.raises(ValueError, match="backgrounds"):
         load_protocol("toy-ooc", cache_dir=tmp_path, backgrounds=["plain", "dots"])
     assert os.listdir(tmp_path) == []
+
+
+def test_generation_shows_progress_and_protocol_metrics(tmp_path, monkeypatch):
+    bars = []
+
+    class Bar:
+        def __init__(self, total, **kwargs):
+            self.total, self.count, self.closed = total, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.count += n
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(P, "tqdm", Bar)
+    data = load_protocol("toy-ooc", cache_dir=tmp_path, train_per_class=1, test_per_class=1, num_workers=1,
+                         num_frames=4, size=32)
+    assert len(bars) == 1 and bars[0].total == bars[0].count == 12 and bars[0].closed  # 6 motions x (1 + 1)
+    assert data.metric_columns == ("colour", "shape", "motion") and data.group_column == "motion_kind"
+    load_protocol("toy-ooc", cache_dir=tmp_path, train_per_class=1, test_per_class=1, num_frames=4, size=32)
+    assert len(bars) == 1  # cached: nothing generated, no bar

@@ -10,8 +10,8 @@ import torch
 from datasets import ClassLabel, Dataset, Features, Value
 
 import hfvideoclip  # noqa: F401
-from hfvideoclip.training.arguments import VideoClipTrainingArguments
 from hfvideoclip.methods import get_method
+from hfvideoclip.training.arguments import VideoClipTrainingArguments
 from hfvideoclip.training.builder import build_trainer
 
 

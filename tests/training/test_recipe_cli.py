@@ -170,8 +170,12 @@ def test_non_editable_install_runs_the_taco_preset_from_another_directory(clip_d
     target = tmp_path / "site"
     # Build with the installed setuptools when it is recent enough (no download), else in pip's isolated env.
     isolation = ["--no-build-isolation"] if int(setuptools.__version__.split(".")[0]) >= 68 else []
+    source = tmp_path / "source"  # a copy, so the build leaves nothing in the checkout
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *isolation,
-                    "--target", str(target), str(ROOT)], check=True, cwd=tmp_path)
+                    "--target", str(target), str(source)], check=True, cwd=tmp_path)
     assert not (target / "hfvideoclip" / "training" / "presets" / "taco.yaml").is_symlink()
     assert (target / "hfvideoclip" / "training" / "presets" / "taco.yaml").is_file()
     train = _write_csv(tmp_path / "train.csv", dataset)

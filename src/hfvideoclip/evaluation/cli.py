@@ -1,39 +1,34 @@
-"""`python recipes/evaluate.py` / `hfvideoclip evaluate`: evaluate a model on a protocol, write results files.
+"""`python recipes/evaluate.py` / `hfvideoclip evaluate`: evaluate a model on a protocol or on your own videos.
 
 ```
 python recipes/evaluate.py --model DIR_OR_ID --protocol toy-b2n --output_dir D
     [--num_clips 1 --num_crops 1 --batch_size 8 --templates kinetics|single --cache_dir ...]
+python recipes/evaluate.py --model DIR_OR_ID --validation_dir my_videos --output_dir D       # one folder per class
+python recipes/evaluate.py --model DIR_OR_ID --validation_file val.csv --output_dir D       # video,label rows
+python recipes/evaluate.py --model DIR_OR_ID --dataset_name user/videos [--dataset_config_name C] --output_dir D
+accelerate launch recipes/evaluate.py ...      # the videos are sharded over the processes
 ```
-Writes ``D/results.json``, ``D/results.md`` and ``D/plot_<split>.png``; ``--protocol all`` runs every toy
-protocol into ``D/<protocol>/``. Without ``--model`` the shipped tiny toy CLIP is evaluated (zero-shot, frame mean).
+Writes ``D/results.json``, ``D/results.md`` and ``D/plot_<split>.png``. ``--protocol`` takes any registered
+protocol (`hfvideoclip.data.available_protocols()`); ``all`` runs every toy protocol into ``D/<protocol>/``. The
+own-data flags (`hfvideoclip.data.own_data`) win over ``--protocol``. Without ``--model`` the shipped tiny toy
+CLIP is evaluated (zero-shot, frame mean).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..data.own_data import SOURCE_FLAGS, add_data_arguments, resolve_data
+from ..data.protocols import available_protocols, load_protocol
 from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE
 
-TOY_PROTOCOLS: tuple[str, ...] = ("toy-still", "toy-b2n", "toy-xd", "toy-ooc")
 TEMPLATE_SETS: dict[str, tuple[str, ...]] = {"kinetics": tuple(KINETICS_TEMPLATES), "single": tuple(SINGLE_TEMPLATE)}
-
-
-def available_protocols() -> list[str]:
-    """Protocol names `load_protocol_data` accepts (plus "all" on the command line)."""
-    return list(TOY_PROTOCOLS)
-
-
-def load_protocol_data(name: str, cache_dir: str | None = None):
-    """The `ProtocolData` of a protocol name (toy protocols are generated on first use into `cache_dir`)."""
-    if name.startswith("toy-"):
-        from ..data.toy import load_protocol
-
-        return load_protocol(name, cache_dir=cache_dir)
-    raise ValueError(f"Unknown protocol {name!r}: available protocols are {', '.join(available_protocols())} "
-                     "(or 'all' for every toy protocol); real-dataset protocols are not available yet.")
+ALL_PATTERN = "toy-*"
+"""``--protocol all`` runs the registered protocols matching this pattern (the toy world)."""
 
 
 def default_model_path() -> str:
@@ -43,42 +38,41 @@ def default_model_path() -> str:
     return str(toy_clip_path())
 
 
-def _model_type(name_or_path: str) -> str | None:
-    from transformers import PretrainedConfig
-
-    config, _ = PretrainedConfig.get_config_dict(name_or_path)
-    return config.get("model_type")
-
-
 def load_model_and_processor(name_or_path: str, *, temporal_mode: str = "mean", num_frames: int | None = None,
                              device: str | None = None):
-    """`VideoClipModel` + `VideoClipProcessor` from a saved directory or Hub id. A plain CLIP checkpoint
-    (config ``model_type == "clip"``) is wrapped with `VideoClipModel.from_clip(temporal_mode=..., num_frames=8)`."""
-    from ..models.video_clip import VideoClipModel
+    """`VideoClipModel` + `VideoClipProcessor` from a saved directory or Hub id; a plain CLIP checkpoint is wrapped
+    with `temporal_mode` (see `hfvideoclip.models.loading.load_video_clip_model`)."""
+    from ..models.loading import load_video_clip_model
     from ..models.video_clip.processing_video_clip import VideoClipProcessor
 
-    name_or_path = str(name_or_path)
-    if _model_type(name_or_path) == "clip":
-        model = VideoClipModel.from_clip(name_or_path, temporal_mode=temporal_mode, num_frames=num_frames or 8)
-    else:
-        model = VideoClipModel.from_pretrained(name_or_path)
-    overrides = {"num_frames": num_frames or model.config.num_frames}
-    processor = VideoClipProcessor.from_pretrained(name_or_path, **overrides)
+    model = load_video_clip_model(name_or_path, temporal_mode=temporal_mode, num_frames=num_frames)
+    processor = VideoClipProcessor.from_pretrained(str(name_or_path), num_frames=num_frames or model.config.num_frames)
     if device is not None:
         model = model.to(device)
     model.eval()
     return model, processor
 
 
+def _multi_process_launch() -> bool:
+    """Whether this process was started by `accelerate launch` / torchrun with several processes."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_dir: str | Path | None = None, *,
                    num_clips: int = 1, num_crops: int = 1, batch_size: int = 8,
                    templates: str | Sequence[str] = "kinetics", cache_dir: str | None = None,
                    temporal_mode: str = "mean", num_frames: int | None = None, device: str | None = None,
-                   num_workers: int = 0, progress: bool = True, plot: bool = True) -> dict[str, dict]:
-    """Evaluate `model` (directory or Hub id; default: the toy CLIP) on `protocol` (a name or "all").
+                   num_workers: int = 0, progress: bool = True, plot: bool = True,
+                   dataset_name: str | None = None, dataset_config_name: str | None = None,
+                   validation_dir: str | None = None, validation_file: str | None = None,
+                   video_column_name: str = "video", label_column_name: str = "label",
+                   class_names_file: str | None = None) -> dict[str, dict]:
+    """Evaluate `model` (directory or Hub id; default: the toy CLIP) on `protocol` (a registered name or "all"), or
+    on own data when `dataset_name`, `validation_dir` or `validation_file` is given.
 
     Returns ``{protocol_name: results}`` (results in the results.json format). With `output_dir`, a single
-    protocol writes into `output_dir` itself, "all" into ``output_dir/<protocol>``.
+    protocol (or own data) writes into `output_dir` itself, "all" into ``output_dir/<protocol>``. Under a
+    multi-process launch every process scores a shard; the main process writes the files.
     """
     from .harness import evaluate_protocol
 
@@ -87,23 +81,48 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
             raise ValueError(f"Unknown template set {templates!r}: choose one of {', '.join(TEMPLATE_SETS)} or pass a "
                              "list of templates containing '{}'.")
         templates = TEMPLATE_SETS[templates]
-    names = list(TOY_PROTOCOLS) if protocol == "all" else [protocol]
-    for name in names:
-        if not name.startswith("toy-"):
-            load_protocol_data(name)  # raises the error naming the available protocols
+    own_data = {"dataset_name": dataset_name, "dataset_config_name": dataset_config_name,
+                "validation_dir": validation_dir, "validation_file": validation_file,
+                "video_column_name": video_column_name, "label_column_name": label_column_name,
+                "class_names_file": class_names_file}
+    use_own_data = any(own_data.get(flag) for flag in SOURCE_FLAGS)
+    if use_own_data:
+        data = resolve_data(None, cache_dir=cache_dir, **own_data)  # validate the data before loading the model
+        if not all(split.eval for split in data.splits):
+            raise ValueError(f"{data.name}: no validation split to evaluate; give a dataset with a 'validation' or "
+                             "'test' split, or use --validation_dir / --validation_file.")
+        datasets_by_name = {data.name: data}
+        names = [data.name]
+    else:
+        names = available_protocols(ALL_PATTERN) if protocol == "all" else [protocol]
+        for name in names:
+            if name not in available_protocols():
+                load_protocol(name)  # raises the error naming the registered protocols
+        datasets_by_name = {}
+
+    distributed = None
+    if _multi_process_launch():
+        import torch
+        from accelerate import PartialState
+
+        cpu = (os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or device == "cpu"
+               or not torch.accelerator.is_available())
+        state = PartialState(cpu=cpu)  # sets up the process group the harness shards over
+        device = device or str(state.device)
+        distributed = True
     model_name = str(model) if model is not None else default_model_path()
     video_model, processor = load_model_and_processor(model_name, temporal_mode=temporal_mode,
                                                       num_frames=num_frames, device=device)
     all_results = {}
     for name in names:
-        data = load_protocol_data(name, cache_dir=cache_dir)
+        data = datasets_by_name.get(name) or load_protocol(name, cache_dir=cache_dir)
         target = None
         if output_dir is not None:
-            target = Path(output_dir) / name if protocol == "all" else Path(output_dir)
+            target = Path(output_dir) / name if protocol == "all" and not use_own_data else Path(output_dir)
         all_results[name] = evaluate_protocol(
             video_model, processor, data, output_dir=target, model_name=model_name, templates=templates,
             num_clips=num_clips, num_crops=num_crops, batch_size=batch_size, progress=progress, plot=plot,
-            num_workers=num_workers)
+            num_workers=num_workers, distributed=distributed)
     return all_results
 
 
@@ -113,14 +132,16 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="VideoClipModel directory / Hub id, or a plain CLIP checkpoint (wrapped with "
                              "--temporal_mode); default: the shipped toy CLIP")
     parser.add_argument("--protocol", default="toy-b2n",
-                        help=f"one of {', '.join(TOY_PROTOCOLS)}, or 'all' (default: toy-b2n)")
+                        help=f"a registered protocol ({', '.join(available_protocols())}), or 'all' for every toy "
+                             "protocol (default: toy-b2n); ignored when own data is given")
     parser.add_argument("--output_dir", default=None, help="where to write results.json, results.md and plots")
     parser.add_argument("--num_clips", type=int, default=1, help="temporal views per video (scores averaged)")
     parser.add_argument("--num_crops", type=int, default=1, choices=[1, 3], help="spatial views per clip")
     parser.add_argument("--batch_size", type=int, default=8, help="videos per forward pass")
     parser.add_argument("--templates", default="kinetics", choices=sorted(TEMPLATE_SETS),
                         help="prompt templates: the 28 Kinetics templates or 'a video of {}.'")
-    parser.add_argument("--cache_dir", default=None, help="where toy protocol videos are generated / cached")
+    parser.add_argument("--cache_dir", default=None,
+                        help="where toy protocol videos are generated and `datasets` / embedded videos are cached")
     parser.add_argument("--temporal_mode", default="mean", choices=["mean", "vclip", "viclip"],
                         help="backbone for plain CLIP checkpoints (ignored for VideoClip checkpoints)")
     parser.add_argument("--num_frames", type=int, default=None, help="frames per clip (default: the model's)")
@@ -128,6 +149,7 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
     parser.add_argument("--num_workers", type=int, default=0, help="DataLoader workers decoding videos")
     parser.add_argument("--no_plot", action="store_true", help="skip the PNG figures")
     parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    add_data_arguments(parser, train=False)
     return parser
 
 
@@ -151,14 +173,24 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             args.model, args.protocol, args.output_dir, num_clips=args.num_clips, num_crops=args.num_crops,
             batch_size=args.batch_size, templates=args.templates, cache_dir=args.cache_dir,
             temporal_mode=args.temporal_mode, num_frames=args.num_frames, device=args.device,
-            num_workers=args.num_workers, progress=not args.no_progress, plot=not args.no_plot)
+            num_workers=args.num_workers, progress=not args.no_progress, plot=not args.no_plot,
+            dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name,
+            validation_dir=args.validation_dir, validation_file=args.validation_file,
+            video_column_name=args.video_column_name, label_column_name=args.label_column_name,
+            class_names_file=args.class_names_file)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if _multi_process_launch():
+        from accelerate import PartialState
+
+        if not PartialState().is_main_process:
+            return 0
+    several = args.protocol == "all" and not any(getattr(args, flag) for flag in SOURCE_FLAGS)
     for name, results in all_results.items():
         print(format_results_markdown(results))
         if args.output_dir is not None:
-            where = Path(args.output_dir) / name if args.protocol == "all" else Path(args.output_dir)
+            where = Path(args.output_dir) / name if several else Path(args.output_dir)
             print(f"wrote {where / 'results.json'}\n")
     return 0
 

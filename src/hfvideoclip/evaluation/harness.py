@@ -7,6 +7,11 @@ probabilities ranks alike in practice; we average logits as the pipeline and the
 
 Class texts are the dataset vocabulary ``dataset.features["label"].names`` filled into the prompt templates and
 embedded once per vocabulary (`class_text_embeddings`).
+
+Extra metrics come from the protocol (`hfvideoclip.data.ProtocolData`): ``metric_columns`` give
+``<column>_top1`` (right attribute, e.g. ``shape_top1``) and ``group_column`` gives ``top1_<group>`` (e.g.
+``top1_direction_free``). Under several processes (``accelerate launch``) every process scores a contiguous shard
+of the videos (`shard_range`) and the logits are gathered, so each returns the whole `EvalOutput` in order.
 """
 
 from __future__ import annotations
@@ -22,18 +27,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-from torch.utils.data import Dataset as TorchDataset
 from tqdm.auto import tqdm
 
+from ..data.collator import VideoClipCollator
 from ..text.class_embeddings import _model_device, class_text_embeddings
 from ..text.templates import KINETICS_TEMPLATES
 from .metrics import harmonic_mean, mean_std, per_class_accuracy, topk_accuracy
 
-MOTION_KIND_COLUMN = "motion_kind"
-ATTRIBUTE_COLUMNS = ("colour", "shape", "motion")
-"""Optional per-video metadata columns; when every class has one value of a column and the classes differ in it,
-the metrics include ``<attribute>_top1``: how often the top-1 class has the true class's value (e.g. the right
-shape with the wrong motion). On the toy world it separates what a model knows about objects from motion."""
 _DEFAULT_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _DEFAULT_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -60,7 +60,8 @@ class EvalOutput:
         class_names: the vocabulary, `dataset.features["label"].names`.
         video_paths: the `video` column, in order.
         logits: (num_videos, num_classes) view-averaged scaled cosine logits.
-        motion_kinds: the dataset's `motion_kind` column when it has one (e.g. "direction-free"/"direction-pair").
+        groups: per-video values of the protocol's `group_column` (e.g. "direction-free"/"direction-pair"), or
+            None; each value gives ``top1_<value>``.
         examples: a few misclassified videos (frames and top-3 predictions) for plots.
     """
 
@@ -69,19 +70,22 @@ class EvalOutput:
     class_names: list[str]
     video_paths: list[str]
     logits: torch.Tensor | None = None
-    motion_kinds: list[str] | None = None
+    groups: list[str] | None = None
     examples: list[MisclassifiedExample] = field(default_factory=list)
     attributes: dict[str, list[str]] = field(default_factory=dict)
-    """Per-video values of the dataset's `ATTRIBUTE_COLUMNS` (column -> list of num_videos values)."""
+    """Per-video values of the protocol's `metric_columns` (column -> num_videos values): when every class has one
+    value of a column and the classes differ in it, ``<column>_top1`` is how often the top-1 class has the true
+    class's value (the right shape with the wrong motion)."""
 
     def metrics(self, prefix: str = "") -> dict[str, float]:
-        """``{prefix}top1``, ``{prefix}top5`` (top-min(5, C)) and ``{prefix}top1_<kind>`` per motion kind, in [0, 1]."""
+        """``{prefix}top1``, ``{prefix}top5`` (top-min(5, C)), ``{prefix}top1_<group>`` per group value and
+        ``{prefix}<column>_top1`` per attribute column, in [0, 1]."""
         out = {f"{prefix}top1": topk_accuracy(self.scores, self.labels, 1),
                f"{prefix}top5": topk_accuracy(self.scores, self.labels, 5)}
-        if self.motion_kinds is not None:
-            for kind in sorted(set(self.motion_kinds)):
-                rows = torch.tensor([k == kind for k in self.motion_kinds])
-                out[f"{prefix}top1_{metric_suffix(kind)}"] = topk_accuracy(self.scores[rows], self.labels[rows], 1)
+        if self.groups is not None:
+            for group in sorted(set(self.groups)):
+                rows = torch.tensor([g == group for g in self.groups])
+                out[f"{prefix}top1_{metric_suffix(group)}"] = topk_accuracy(self.scores[rows], self.labels[rows], 1)
         for column, values in self.attributes.items():
             accuracy = attribute_accuracy(self.scores, self.labels, values)
             if accuracy is not None:
@@ -115,6 +119,49 @@ def attribute_accuracy(scores: torch.Tensor, labels: torch.Tensor, values: Seque
 def metric_suffix(value: str) -> str:
     """``"direction-pair"`` -> ``"direction_pair"``: a metadata value as a metric-name suffix."""
     return re.sub(r"[^0-9a-zA-Z]+", "_", str(value)).strip("_").lower()
+
+
+# ---------------------------------------------------------------------------------------------------- sharding
+def shard_range(num_items: int, process_index: int, num_processes: int) -> range:
+    """The contiguous rows ``[i * n // p, (i + 1) * n // p)`` process ``i`` of ``p`` scores: the shards of ranks
+    0..p-1 concatenate to ``range(n)`` in order and differ in size by at most one (a shard may be empty)."""
+    if num_processes < 1 or not 0 <= process_index < num_processes:
+        raise ValueError(f"process_index={process_index} must be in [0, num_processes={num_processes}).")
+    return range(process_index * num_items // num_processes, (process_index + 1) * num_items // num_processes)
+
+
+def _process_layout(distributed: bool | None) -> tuple[int, int]:
+    """(process_index, num_processes) of the torch.distributed process group to shard over; (0, 1) when
+    ``distributed`` is False or no group is up. True sets the group up with `accelerate.PartialState` if needed."""
+    if distributed is False:
+        return 0, 1
+    import torch.distributed as dist
+
+    if distributed and dist.is_available() and not dist.is_initialized():
+        from accelerate import PartialState
+
+        PartialState()  # under `accelerate launch` this initialises the process group
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _gather(value, num_processes: int) -> list:
+    """``[value of rank 0, value of rank 1, ...]`` on every process (one picklable object per process)."""
+    if num_processes == 1:
+        return [value]
+    gathered = [None] * num_processes
+    torch.distributed.all_gather_object(gathered, value)
+    return gathered
+
+
+def _pick_examples(candidates: Sequence[MisclassifiedExample], keep: int) -> list[MisclassifiedExample]:
+    """Up to `keep` examples: the first of each true class first, then the others, in order."""
+    first: list[MisclassifiedExample] = []
+    others: list[MisclassifiedExample] = []
+    for example in candidates:
+        (first if example.label not in {e.label for e in first} else others).append(example)
+    return (first + others)[:keep]
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -164,34 +211,6 @@ def _frames_to_uint8(view: torch.Tensor, processor) -> torch.Tensor:
     return pixels.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
-class _VideoRows(TorchDataset):
-    def __init__(self, paths: Sequence[str], labels: Sequence[int]):
-        self.paths = list(paths)
-        self.labels = list(labels)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[str, int]:
-        return self.paths[index], self.labels[index]
-
-
-class _ProcessorCollator:
-    """Batches (path, label) rows into pixel views with the processor (decoding happens here, in the workers)."""
-
-    def __init__(self, processor, num_clips: int, num_crops: int):
-        self.processor = processor
-        self.num_clips = num_clips
-        self.num_crops = num_crops
-
-    def __call__(self, rows: list[tuple[str, int]]):
-        paths = [path for path, _ in rows]
-        inputs = self.processor(videos=paths, num_clips=self.num_clips, num_crops=self.num_crops,
-                                return_tensors="pt")
-        pixels = inputs["pixel_values_videos"]
-        return pixels, torch.tensor([label for _, label in rows], dtype=torch.long), paths
-
-
 def _with_num_frames(processor, num_frames: int | None):
     """A shallow copy of `processor` whose video processor samples `num_frames` frames per clip."""
     if num_frames is None:
@@ -214,7 +233,8 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
                      num_clips: int = 1, num_crops: int = 1, batch_size: int = 8, num_frames: int | None = None,
                      progress: bool = True, device: torch.device | str | None = None,
                      text_embeds: torch.Tensor | None = None, num_workers: int = 0, keep_examples: int = 4,
-                     desc: str | None = None) -> EvalOutput:
+                     desc: str | None = None, metric_columns: Sequence[str] = (), group_column: str | None = None,
+                     distributed: bool | None = None) -> EvalOutput:
     """Score every video of `dataset` against the dataset's vocabulary.
 
     Args:
@@ -223,8 +243,7 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         processor: `processor(videos=[paths], num_clips=, num_crops=, return_tensors="pt")["pixel_values_videos"]`
             of shape (B * V, T, 3, S, S), the V = num_clips * num_crops views of each video contiguous;
             `processor.tokenizer` embeds the class texts.
-        dataset: a `datasets.Dataset` with a `video` column (file paths) and a `label` ClassLabel column; an
-            optional `motion_kind` column gives per-kind accuracies.
+        dataset: a `datasets.Dataset` with a `video` column (file paths) and a `label` ClassLabel column.
         templates: prompt templates for the class names.
         num_clips, num_crops: test views per video; their logits are averaged, then softmaxed.
         batch_size: videos per forward pass.
@@ -235,6 +254,10 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         num_workers: DataLoader workers that decode and preprocess batches (0: in the main process).
         keep_examples: how many misclassified videos to keep for plots (one per true class first).
         desc: label of the progress bar.
+        metric_columns: metadata columns giving ``<column>_top1`` (`EvalOutput.attributes`), where present.
+        group_column: metadata column giving ``top1_<value>`` per value (`EvalOutput.groups`), where present.
+        distributed: shard the videos over processes and gather the logits (every process must call this and
+            gets the whole output). None: when a torch.distributed process group is up; False: never.
     """
     class_names = _dataset_vocabulary(dataset, desc or "evaluate_dataset")
     if num_clips < 1 or num_crops < 1:
@@ -266,26 +289,37 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
 
     paths = [str(path) for path in dataset["video"]]
     labels_all = [int(label) for label in dataset["label"]]
-    motion_kinds = ([str(kind) for kind in dataset[MOTION_KIND_COLUMN]]
-                    if MOTION_KIND_COLUMN in dataset.column_names else None)
-    attributes = {column: [str(value) for value in dataset[column]] for column in ATTRIBUTE_COLUMNS
+    groups = ([str(value) for value in dataset[group_column]]
+              if group_column is not None and group_column in dataset.column_names else None)
+    attributes = {column: [str(value) for value in dataset[column]] for column in metric_columns
                   if column in dataset.column_names}
-    loader = DataLoader(_VideoRows(paths, labels_all), batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        collate_fn=_ProcessorCollator(processor, num_clips, num_crops))
+    rank, world = _process_layout(distributed)
+    shard = shard_range(len(paths), rank, world)
+    rows = [{"video": path, "label": label}
+            for path, label in zip(paths[shard.start:shard.stop], labels_all[shard.start:shard.stop])]
+    # The one collator of training and evaluation, in its deterministic mode (segment centres, centre/3 crops).
+    collator = VideoClipCollator(processor, num_clips=num_clips, num_crops=num_crops, return_paths=True)
+    loader = DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collator)
 
     all_logits, all_labels = [], []
     first_per_class: list[MisclassifiedExample] = []
     others: list[MisclassifiedExample] = []
-    bar = tqdm(total=len(paths), desc=desc or "evaluating", unit="video", disable=not progress)
+    bar = tqdm(total=len(shard), desc=desc or "evaluating", unit="video", disable=not progress or rank != 0)
     try:
-        for pixels, labels, batch_paths in loader:
+        for batch in loader:
+            pixels, labels, batch_paths = batch["pixel_values_videos"], batch["labels"], batch["video_paths"]
             if pixels.shape[0] != len(batch_paths) * views:
                 raise ValueError(f"The processor returned {pixels.shape[0]} views for {len(batch_paths)} videos; "
                                  f"expected {len(batch_paths) * views} (num_clips={num_clips} x num_crops={num_crops} "
                                  "per video).")
             model_pixels = pixels.to(device=device, dtype=dtype if isinstance(dtype, torch.dtype) else None)
-            video = F.normalize(_video_features(model, model_pixels).float(), dim=-1)
-            logits = (scale * video @ text_embeds.t()).view(len(batch_paths), views, -1).mean(dim=1).cpu()
+            if hasattr(model, "compute_logits"):  # the model's scoring head (VideoClipModel)
+                video, frames = model.get_video_features(pixel_values_videos=model_pixels, return_frame_embeds=True)
+                logits = model.compute_logits(video, text_embeds, frame_embeds=frames).float()
+            else:
+                video = _video_features(model, model_pixels)
+                logits = scale * F.normalize(video.float(), dim=-1) @ text_embeds.t()
+            logits = logits.view(len(batch_paths), views, -1).mean(dim=1).cpu()
             all_logits.append(logits)
             all_labels.append(labels)
             if keep_examples > 0 and len(first_per_class) < keep_examples:
@@ -308,10 +342,14 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         if was_training and hasattr(model, "train"):
             model.train()
 
-    logits = torch.cat(all_logits)
-    return EvalOutput(scores=logits.softmax(dim=-1), labels=torch.cat(all_labels), class_names=class_names,
-                      video_paths=paths, logits=logits, motion_kinds=motion_kinds, attributes=attributes,
-                      examples=(first_per_class + others)[:keep_examples])
+    logits = torch.cat(all_logits) if all_logits else torch.zeros(0, len(class_names))
+    labels = torch.cat(all_labels) if all_labels else torch.zeros(0, dtype=torch.long)
+    shards = _gather((logits, labels, first_per_class + others), world)  # rank order = row order
+    logits = torch.cat([part[0] for part in shards])
+    return EvalOutput(scores=logits.softmax(dim=-1), labels=torch.cat([part[1] for part in shards]),
+                      class_names=class_names, video_paths=paths, logits=logits, groups=groups,
+                      attributes=attributes,
+                      examples=_pick_examples([e for part in shards for e in part[2]], keep_examples))
 
 
 # ---------------------------------------------------------------------------------------------------- protocols
@@ -319,8 +357,9 @@ def split_metrics(outputs: Mapping[str, EvalOutput]) -> dict[str, float]:
     """Metrics of one split from its evaluation sets.
 
     Eval sets ``base`` and ``novel`` give ``base_top1``, ``novel_top1``, ``hm`` (harmonic mean of the two top-1),
-    ``base_top5``, ``novel_top5`` (+ ``<set>_top1_<motion kind>``). A single eval set, or one named ``test``, gives
-    unprefixed ``top1``, ``top5`` (+ ``top1_<motion kind>``); any other set ``name`` gives ``name_top1``, ...
+    ``base_top5``, ``novel_top5`` (+ ``<set>_top1_<group>``, ``<set>_<column>_top1``). A single eval set, or one
+    named ``test``, gives unprefixed ``top1``, ``top5`` (+ ``top1_<group>``, ``<column>_top1``); any other set
+    ``name`` gives ``name_top1``, ...
     """
     if not outputs:
         raise ValueError("split_metrics got no evaluation sets.")
@@ -369,7 +408,8 @@ def plot_file_name(split_name: str) -> str:
 def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path | None = None, model_name: str = "",
                       templates: Sequence[str] | str = KINETICS_TEMPLATES, num_clips: int = 1, num_crops: int = 1,
                       batch_size: int = 8, num_frames: int | None = None, progress: bool = True, plot: bool = True,
-                      device: torch.device | str | None = None, num_workers: int = 0) -> dict:
+                      device: torch.device | str | None = None, num_workers: int = 0,
+                      distributed: bool | None = None) -> dict:
     """Evaluate every split of a protocol and return the results dict (design.md section 2):
 
     ``{"protocol": str, "model": str, "metrics": {...}, "per_split": [{"split": str, "metrics": {...}}]}``
@@ -379,7 +419,10 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
     [0, 1]. Class embeddings are computed once per vocabulary. With `output_dir`: writes ``results.json``,
     ``results.md`` and, if `plot`, one ``plot_<split>.png`` per split (per-class accuracy + misclassified videos).
 
-    `protocol_data` has ``name`` and ``splits``; each split has ``name`` and ``eval`` (dict of datasets).
+    `protocol_data` (a `hfvideoclip.data.ProtocolData`) has ``name`` and ``splits``; each split has ``name`` and
+    ``eval`` (dict of datasets). Its ``metric_columns`` and ``group_column`` (absent: none) add ``<column>_top1``
+    and ``top1_<group>`` metrics. Under several processes (`distributed`, see `evaluate_dataset`) every process
+    must call this; all return the results, the main process alone writes files.
     """
     from .results import write_results
 
@@ -387,6 +430,10 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
     protocol_name = str(getattr(protocol_data, "name", "") or "")
     if not splits:
         raise ValueError(f"Protocol {protocol_name!r} has no splits to evaluate.")
+    metric_columns = tuple(getattr(protocol_data, "metric_columns", None) or ())
+    group_column = getattr(protocol_data, "group_column", None)
+    if _process_layout(distributed)[0] != 0:
+        output_dir = None  # the main process writes the files
     output_path = Path(output_dir) if output_dir is not None else None
     if output_path is not None:
         output_path.mkdir(parents=True, exist_ok=True)
@@ -408,7 +455,8 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
             outputs[set_name] = evaluate_dataset(
                 model, processor, dataset, templates=templates, num_clips=num_clips, num_crops=num_crops,
                 batch_size=batch_size, num_frames=num_frames, progress=progress, device=device,
-                text_embeds=text_cache[vocabulary], num_workers=num_workers, desc=where)
+                text_embeds=text_cache[vocabulary], num_workers=num_workers, desc=where,
+                metric_columns=metric_columns, group_column=group_column, distributed=distributed)
         per_split.append({"split": split_name, "metrics": split_metrics(outputs)})
         if output_path is not None and plot:
             from .plots import plot_split
@@ -423,5 +471,5 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
     return results
 
 
-__all__ = ["EvalOutput", "MisclassifiedExample", "aggregate_metrics", "attribute_accuracy", "evaluate_dataset", "evaluate_protocol",
-           "metric_suffix", "plot_file_name", "split_metrics"]
+__all__ = ["EvalOutput", "MisclassifiedExample", "aggregate_metrics", "attribute_accuracy", "evaluate_dataset",
+           "evaluate_protocol", "metric_suffix", "plot_file_name", "shard_range", "split_metrics"]

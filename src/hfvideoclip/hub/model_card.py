@@ -6,6 +6,7 @@ import os
 
 from huggingface_hub import ModelCard, ModelCardData
 
+
 def _method_description(method: str) -> str:
     """The registered method's one-line description (its objective class's `description`)."""
     from ..methods import get_method

@@ -7,7 +7,7 @@ TACO has no public code; the paper is the spec (sections 3.2-3.3, 4.1, App. B-C)
 
 with `v` (video) and `W` (class texts) L2-normalised, `Z` the `M = 200` anchors drawn from `N(0, I)` and
 projected onto the unit sphere (resampled every step), the teacher an EMA of the student (momentum 0.9998,
-see `hfvideoclip.training.callbacks.EmaTeacherCallback`), and `v_hat = v + h(v)` the specialization projection,
+see `ema_update_` below), and `v_hat = v + h(v)` the specialization projection,
 used only in the CE branch during training (learning rate 5e-5 against 3.75e-6 for CLIP).
 
 The temperature `tau` is not given in the paper; see [`default_temperature`].

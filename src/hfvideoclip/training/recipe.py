@@ -16,7 +16,6 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from transformers import HfArgumentParser, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -196,10 +195,13 @@ def run(parsed: RecipeArguments) -> dict:
     trainer.save_model(args.output_dir)
     trainer.save_state()
 
+    trainer.accelerator.wait_for_everyone()  # the export is on disk before any process reloads it
+
     results = {"train": train_output.metrics}
     evaluated = not script.skip_final_eval and any(s.eval for s in protocol.splits)
-    if evaluated and trainer.is_world_process_zero():
-        results = evaluate_export(script, args, comparable_splits(protocol, script.split), model_path)
+    if evaluated:  # every process scores its shard; the main one writes the files
+        results = evaluate_export(script, args, comparable_splits(protocol, script.split), model_path,
+                                  is_main=trainer.is_world_process_zero())
     if trainer.is_world_process_zero():
         print(f"\nmodel:     {args.output_dir}  (AutoModel.from_pretrained / pipeline)")
         print(f"arguments: {os.path.join(args.output_dir, 'train_args.json')}")
@@ -208,7 +210,9 @@ def run(parsed: RecipeArguments) -> dict:
     return results
 
 
-def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, protocol, model_path: str) -> dict:
+def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, protocol, model_path: str,
+                    is_main: bool = True) -> dict:
+    """Score the exported model in `--output_dir` on `protocol`; the main process writes results, plots and card."""
     from ..evaluation.harness import evaluate_protocol
     from ..evaluation.results import format_results_table
     from ..hub.model_card import write_model_card
@@ -223,9 +227,10 @@ def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, p
                                 model_name=f"{args.method}:{os.path.basename(str(model_path))}",
                                 templates=templates, num_clips=script.eval_num_clips,
                                 batch_size=args.per_device_eval_batch_size, progress=not args.disable_tqdm)
-    write_model_card(args.output_dir, method=args.method, base_model=str(model_path), results=results,
-                     training_args=args)
-    print(format_results_table(results))
+    if is_main:
+        write_model_card(args.output_dir, method=args.method, base_model=str(model_path), results=results,
+                         training_args=args)
+        print(format_results_table(results))
     return results
 
 

@@ -5,7 +5,8 @@
   `preprocessor_config.json`), pretrained on single frames by ``recipes/pretrain_toy_clip.py``: it knows
   colours and shapes but no motion, as CLIP knows objects but not actions.
 - `load_protocol(name, cache_dir=None, **params)` gives the "toy-still", "toy-b2n", "toy-xd" and "toy-ooc"
-  protocols as `datasets.Dataset`s of mp4 paths.
+  protocols as `datasets.Dataset`s of mp4 paths (also registered by name: `hfvideoclip.data.load_protocol`).
+  `ProtocolData` / `ProtocolSplit` are re-exported from `hfvideoclip.data.protocols`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Evaluation protocols of the toy world as `datasets.Dataset`s of mp4 paths.
 
-``load_protocol(name, cache_dir=None, **params)`` returns a `ProtocolData` whose splits hold a training set (or
-None) and named evaluation sets. Every dataset has the columns ``video`` (path to an mp4), ``label``
+``load_protocol(name, cache_dir=None, **params)`` returns a `hfvideoclip.data.ProtocolData` whose splits hold a
+training set (or None) and named evaluation sets; the four protocols are also registered by name in
+`hfvideoclip.data.protocols`. Every dataset has the columns ``video`` (path to an mp4), ``label``
 (`datasets.ClassLabel`; its ``names`` are the natural-language class names, i.e. the dataset's vocabulary),
 ``shape``, ``colour``, ``motion``, ``background`` and ``motion_kind`` (``"direction-free"`` or
-``"direction-pair"``, so results on time-reversal pairs can be reported apart).
+``"direction-pair"``, so results on time-reversal pairs can be reported apart: `GROUP_COLUMN`; ``colour``,
+``shape`` and ``motion`` give ``<column>_top1``: `METRIC_COLUMNS`).
 
 Protocols (the toy analogues of the papers' benchmarks, design doc section 6):
 
@@ -38,9 +40,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
+from ..protocols import TOY_PROTOCOL_NAMES, ProtocolData, ProtocolSplit
 from .encode import DEFAULT_FPS, write_mp4
 from .render import DEFAULT_NUM_FRAMES, DEFAULT_SIZE, render_clip
 from .world import (
@@ -63,27 +67,12 @@ logger = logging.getLogger(__name__)
 GENERATOR_VERSION = 2
 """Part of every cache key: bump it when rendering or encoding changes, so stale caches are not reused."""
 
-PROTOCOL_NAMES = ("toy-still", "toy-b2n", "toy-xd", "toy-ooc")
+PROTOCOL_NAMES = TOY_PROTOCOL_NAMES
 METADATA_COLUMNS = ("shape", "colour", "motion", "background", "motion_kind")
-
-
-@dataclass
-class ProtocolSplit:
-    """One split: a training set (None for zero-shot protocols) and evaluation sets by key."""
-
-    name: str
-    train: object | None  # datasets.Dataset
-    eval: dict[str, object]  # key -> datasets.Dataset
-
-
-@dataclass
-class ProtocolData:
-    """A protocol's splits, plus where its files live and the parameters they were generated with."""
-
-    name: str
-    splits: list[ProtocolSplit]
-    root: str | None = None
-    params: dict = field(default_factory=dict)
+METRIC_COLUMNS = ("colour", "shape", "motion")
+"""Columns with one value per class: ``<column>_top1`` tells object knowledge from motion knowledge."""
+GROUP_COLUMN = "motion_kind"
+"""``top1_direction_free`` / ``top1_direction_pair``: frame-order-blind backbones sit at chance on pairs."""
 
 
 # ------------------------------------------------------------------------------------------------- defaults
@@ -337,13 +326,20 @@ def _generate(plan: _Plan, directory: Path, num_workers: int) -> None:
     jobs = [(str(directory / rel), spec, seed, p["num_frames"], p["size"], p["fps"])
             for rel, (spec, seed) in sorted(plan.videos.items())]
     start = time.perf_counter()
-    # fork workers only: rendering is numpy + PyAV, and fork needs no `if __name__ == "__main__"` guard in callers
-    if num_workers > 1 and len(jobs) > 64 and sys.platform.startswith("linux"):
-        with multiprocessing.get_context("fork").Pool(num_workers) as pool:
-            pool.map(_render_and_write, jobs, chunksize=16)
-    else:
-        for job in jobs:
-            _render_and_write(job)
+    # disable=None: the bar shows on a terminal only, not in logs
+    bar = tqdm(total=len(jobs), desc=f"generating {plan.protocol}", unit="video", disable=None)
+    try:
+        # fork workers only: rendering is numpy + PyAV, and fork needs no `if __name__ == "__main__"` guard in callers
+        if num_workers > 1 and len(jobs) > 64 and sys.platform.startswith("linux"):
+            with multiprocessing.get_context("fork").Pool(num_workers) as pool:
+                for _ in pool.imap_unordered(_render_and_write, jobs, chunksize=16):
+                    bar.update(1)
+        else:
+            for job in jobs:
+                _render_and_write(job)
+                bar.update(1)
+    finally:
+        bar.close()
     logger.info("%s: generated %d videos in %.1f s", plan.protocol, len(jobs), time.perf_counter() - start)
 
 
@@ -403,4 +399,5 @@ def load_protocol(name: str, cache_dir: str | os.PathLike | None = None, **param
                             train=None if split["train"] is None else _dataset(split["train"], root),
                             eval={key: _dataset(table, root) for key, table in split["eval"].items()})
               for split in manifest["splits"]]
-    return ProtocolData(name=name, splits=splits, root=str(root), params=resolved)
+    return ProtocolData(name=name, splits=splits, root=str(root), params=resolved, metric_columns=METRIC_COLUMNS,
+                        group_column=GROUP_COLUMN)

@@ -1,0 +1,140 @@
+"""Evaluation protocols: the `ProtocolData` container and a registry of named protocol loaders.
+
+```python
+from hfvideoclip.data import available_protocols, load_protocol, register_protocol
+
+available_protocols()                  # ["toy-still", "toy-b2n", "toy-xd", "toy-ooc", ...]
+available_protocols("toy-*")           # fnmatch pattern
+data = load_protocol("toy-b2n", cache_dir=None, shots=4)   # -> ProtocolData
+
+@register_protocol("my-protocol")
+def load_mine(cache_dir=None, **params) -> ProtocolData: ...
+```
+A protocol is splits of (training set or None, named evaluation sets). Every dataset has a ``video`` column of
+file paths and a ``label`` `datasets.ClassLabel` whose ``names`` are the natural-language class names (the
+vocabulary). Eval sets named ``base`` and ``novel`` give base-to-novel metrics, one set (or ``test``) plain ones.
+The protocol also says which metadata columns give extra metrics (`ProtocolData.metric_columns`,
+`ProtocolData.group_column`); the evaluation harness reads them from here.
+
+The toy protocols (``toy-still``, ``toy-b2n``, ``toy-xd``, ``toy-ooc``) are registered when this module is
+imported; their loaders import `hfvideoclip.data.toy` only when called.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ProtocolSplit:
+    """One split: a training set (None for zero-shot protocols) and evaluation sets by key (``base``/``novel``,
+    ``test``, ...), all `datasets.Dataset`s."""
+
+    name: str
+    train: Any | None
+    eval: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProtocolData:
+    """A protocol's splits, where its files live, its parameters and its extra metrics.
+
+    Attributes:
+        name: the protocol name written to ``results.json``.
+        splits: the `ProtocolSplit`s; metrics are averaged over them (``<metric>_std`` across splits).
+        root: directory of the protocol's files, if any.
+        params: the parameters the protocol was built with.
+        metric_columns: metadata columns with one value per class (e.g. ``shape``); each gives ``<column>_top1``,
+            how often the top-1 class has the true class's value (the right shape with the wrong motion).
+        group_column: a metadata column that groups the videos (e.g. ``motion_kind``); gives ``top1_<group>`` per
+            value (``top1_direction_free``, ``top1_direction_pair``).
+    """
+
+    name: str
+    splits: list[ProtocolSplit]
+    root: str | None = None
+    params: dict = field(default_factory=dict)
+    metric_columns: tuple[str, ...] = ()
+    group_column: str | None = None
+
+
+ProtocolLoader = Callable[..., ProtocolData]
+"""``loader(cache_dir=None, **params) -> ProtocolData``."""
+
+_REGISTRY: dict[str, ProtocolLoader] = {}
+
+
+def register_protocol(name: str, loader: ProtocolLoader | None = None, *, overwrite: bool = False):
+    """Register ``loader(cache_dir=None, **params) -> ProtocolData`` under ``name``.
+
+    Use as ``register_protocol("name", loader)`` or as a decorator ``@register_protocol("name")``. Registering a
+    taken name raises ValueError unless ``overwrite=True``. Returns the loader (the decorator form keeps it).
+    """
+    if not isinstance(name, str) or not name or name == "all":
+        raise ValueError(f"Protocol name {name!r}: use a non-empty string other than 'all' (the command-line "
+                         "shortcut for every toy protocol).")
+
+    def decorator(function: ProtocolLoader) -> ProtocolLoader:
+        if not callable(function):
+            raise TypeError(f"The loader of protocol {name!r} must be callable, got {type(function).__name__}.")
+        if name in _REGISTRY and _REGISTRY[name] is not function and not overwrite:
+            raise ValueError(f"Protocol {name!r} is already registered; pick another name or pass overwrite=True.")
+        _REGISTRY[name] = function
+        return function
+
+    return decorator if loader is None else decorator(loader)
+
+
+def unregister_protocol(name: str) -> None:
+    """Remove ``name`` from the registry (KeyError naming the registered protocols if absent)."""
+    if name not in _REGISTRY:
+        raise KeyError(f"Protocol {name!r} is not registered; registered: {', '.join(available_protocols())}.")
+    del _REGISTRY[name]
+
+
+def available_protocols(pattern: str | None = None) -> list[str]:
+    """Registered protocol names in registration order, optionally filtered by an fnmatch ``pattern`` (``"toy-*"``)."""
+    names = list(_REGISTRY)
+    return names if pattern is None else [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+
+
+def load_protocol(name: str, cache_dir: str | os.PathLike | None = None, **params) -> ProtocolData:
+    """Load the registered protocol ``name``: ``loader(cache_dir=cache_dir, **params)``.
+
+    Raises ValueError naming the registered protocols when ``name`` is unknown.
+    """
+    loader = _REGISTRY.get(name)
+    if loader is None:
+        raise ValueError(f"Unknown protocol {name!r}: registered protocols are {', '.join(available_protocols())}. "
+                         "Register your own with `hfvideoclip.data.register_protocol(name, loader)`, or evaluate "
+                         "your own videos with --dataset_name / --validation_dir / --validation_file.")
+    data = loader(cache_dir=cache_dir, **params)
+    if not isinstance(data, ProtocolData):
+        raise TypeError(f"The loader of protocol {name!r} returned {type(data).__name__}; it must return a "
+                        "hfvideoclip.data.ProtocolData.")
+    return data
+
+
+# ------------------------------------------------------------------------------------------------ toy world
+def _toy_loader(name: str) -> ProtocolLoader:
+    def load(cache_dir=None, **params) -> ProtocolData:
+        from .toy.protocols import load_protocol as load_toy
+
+        return load_toy(name, cache_dir=cache_dir, **params)
+
+    load.__name__ = load.__qualname__ = f"load_{name.replace('-', '_')}"
+    load.__doc__ = f"The toy protocol {name!r} (see `hfvideoclip.data.toy.protocols`)."
+    return load
+
+
+TOY_PROTOCOL_NAMES = ("toy-still", "toy-b2n", "toy-xd", "toy-ooc")
+for _name in TOY_PROTOCOL_NAMES:
+    register_protocol(_name, _toy_loader(_name))
+del _name
+
+__all__ = ["ProtocolData", "ProtocolLoader", "ProtocolSplit", "TOY_PROTOCOL_NAMES", "available_protocols",
+           "load_protocol", "register_protocol", "unregister_protocol"]
