@@ -38,7 +38,6 @@ __all__ = [
     "GaussianRunningAverage",
     "MetaStepOutput",
     "first_order_meta_step",
-    "first_order_meta_gradients",
     "assign_gradients",
 ]
 
@@ -232,18 +231,6 @@ def first_order_meta_step(
 
     gradients = {n: gs.add_(gq, alpha=delta) for n, gs, gq in zip(names, support_grads, query_grads)}
     return MetaStepOutput(gradients, support_loss.detach(), query_loss.detach())
-
-
-def first_order_meta_gradients(
-    module: nn.Module,
-    loss_fn: Callable[[dict[str, torch.Tensor], Any], torch.Tensor],
-    support_batch: Any,
-    query_batch: Any,
-    alpha: float = INNER_LEARNING_RATE,
-    delta: float = QUERY_WEIGHT,
-) -> dict[str, torch.Tensor]:
-    """[`first_order_meta_step`] returning only the gradient dict `name -> g_S + delta * g_Q`."""
-    return first_order_meta_step(module, loss_fn, support_batch, query_batch, alpha, delta).gradients
 
 
 @torch.no_grad()

@@ -40,7 +40,7 @@ from transformers.trainer_callback import ExportableState
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..objectives.open_mede import GaussianRunningAverage
-from ..objectives.weight_averaging import RunningAverage
+from ..objectives.weight_averaging import RunningAverage, UniformAverage
 
 __all__ = [
     "GaussianWeightAveragingCallback",
@@ -264,10 +264,12 @@ class _CheckpointableCallback(TrainerCallback, ExportableState):
 class _AveragingCallback(_CheckpointableCallback):
     """Running average of the trainable parameters in CPU float32, optionally loaded into the model at the end."""
 
+    _average_class: type[RunningAverage] = RunningAverage
+
     def __init__(self, name: str, params_filter: ParamsFilter, apply_at_end: bool):
         super().__init__(name, params_filter)
         self.apply_at_end = bool(apply_at_end)
-        self._average = RunningAverage(device="cpu", dtype=torch.float32)
+        self._average = self._average_class(device="cpu", dtype=torch.float32)
 
     # counters live in the running average; properties so that the Trainer's `setattr` restore works
     @property
@@ -349,7 +351,7 @@ class _AveragingCallback(_CheckpointableCallback):
         self._average.load(tensors, attributes.get("weight_sum", 0.0), attributes.get("num_updates", 0))
 
     def _reset(self):
-        self._average = RunningAverage(device="cpu", dtype=torch.float32)
+        self._average = self._average_class(device="cpu", dtype=torch.float32)
 
     def _take_state_from(self, other):
         self._average = other._average
@@ -461,6 +463,8 @@ class EpochAveragingCallback(_AveragingCallback):
         params_filter: restrict the averaged parameters (regex or callable on names); trainable ones only.
         name: file name in checkpoints (`<name>.safetensors`).
     """
+
+    _average_class = UniformAverage
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ from ..data.own_data import VideoDataArguments, resolve_data
 from ..methods import MethodConfig, available_methods, get_method
 from .arguments import VideoClipTrainingArguments
 from .builder import build_trainer
-from .presets import read_preset
+from .presets import available_presets, preset_directory, read_preset
 
 
 @dataclass
@@ -102,8 +102,9 @@ def _with_resume_value(argv: list[str]) -> list[str]:
 def build_parser(method: str) -> HfArgumentParser:
     """The recipe's parser for `method`: script, own-data, Trainer and the method's own flags (own `--help` group)."""
     spec = get_method(method)
-    epilog = (f"methods: {', '.join(available_methods())}; adaptations: {', '.join(available_adaptations())}. "
-              f"--method {method} preset: {spec.preset or 'none'}.")
+    epilog = (f"methods: {', '.join(available_methods())}; adaptations: {', '.join(available_adaptations())}; "
+              f"shipped presets ({preset_directory()}): {', '.join(available_presets())}. "
+              f"--method {method} uses preset {spec.preset or 'none'}.")
     return HfArgumentParser((ScriptArguments, VideoDataArguments, VideoClipTrainingArguments, spec.config_class),
                             prog="hfvideoclip train", epilog=epilog,
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
