@@ -256,19 +256,23 @@ def _unit(x):
     return x / x.norm(dim=-1, keepdim=True)
 
 
-def test_compute_logits_is_clamped_scaled_cosine_with_gradients(clip_dir):
+def test_compute_logits_is_scaled_cosine_with_gradients(clip_dir):
     model = VideoClipModel.from_clip(clip_dir, temporal_mode="mean", num_frames=FRAMES)
     g = torch.Generator().manual_seed(5)
     video = (torch.randn(3, 24, generator=g) * 4).requires_grad_()
     classes = torch.randn(5, 24, generator=g) * 0.3
     expected_cos = _unit(video.detach().double()) @ _unit(classes.double()).t()
     with torch.no_grad():
-        model.logit_scale.fill_(math.log(1000.0))  # above the clamp
+        model.logit_scale.fill_(math.log(100.0))  # OpenAI CLIP's value: the scale still gets a gradient
     logits = model.compute_logits(video, classes)
     assert logits.shape == (3, 5) and logits.dtype == torch.float32
     torch.testing.assert_close(logits.double(), 100 * expected_cos, atol=1e-4, rtol=1e-5)
-    logits.sum().backward()
-    assert model.logit_scale.grad == 0 and video.grad.abs().sum() > 0  # clamped: no gradient to the scale
+    (logits * torch.randn(3, 5, generator=g)).sum().backward()
+    assert model.logit_scale.grad.abs() > 0 and video.grad.abs().sum() > 0
+    with torch.no_grad():  # the bound lives on the parameter, applied after an optimizer step
+        model.logit_scale.fill_(math.log(1000.0))
+    model.clamp_logit_scale_()
+    assert model.logit_scale.item() == pytest.approx(math.log(100.0))
     with torch.no_grad():
         model.logit_scale.fill_(math.log(20.0))
     model.logit_scale.grad = None
@@ -289,7 +293,7 @@ def test_compute_logits_runs_in_float32_for_half_precision(clip_dir):
     model = VideoClipModel.from_clip(clip_dir, temporal_mode="mean", num_frames=FRAMES).to(torch.bfloat16)
     g = torch.Generator().manual_seed(6)
     video, classes = torch.randn(4, 24, generator=g), torch.randn(6, 24, generator=g)
-    reference = min(math.exp(model.logit_scale.item()), 100.0) * (
+    reference = math.exp(model.logit_scale.item()) * (
         _unit(video.bfloat16().double()) @ _unit(classes.bfloat16().double()).t())
     for context in (torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16)):
         with context:

@@ -201,3 +201,17 @@ def test_assign_gradients_accumulates_or_replaces():
     assert model.w1.grad.item() == 5.0
     assign_gradients(model, {"w1": torch.tensor(1.0)}, accumulate=False)
     assert model.w1.grad.item() == 1.0
+
+
+def test_meta_step_with_a_loss_scale_returns_scaled_gradients_and_true_fast_weights():
+    """fp16 loss scaling: the gradients are those of scale * L (the optimizer step unscales them), while the fast
+    weights still take the true inner step theta - alpha * g_S."""
+    w1, w2, w3 = 0.7, -1.3, 5.0
+    batches = ((torch.tensor(2.0), torch.tensor(1.0)), (torch.tensor(-1.5), torch.tensor(0.5)))
+    plain_model, scaled_model = TwoParam(w1, w2, w3), TwoParam(w1, w2, w3)
+    plain = first_order_meta_step(plain_model, _functional_loss(plain_model), *batches, alpha=0.1, delta=0.3)
+    scaled = first_order_meta_step(scaled_model, _functional_loss(scaled_model), *batches, alpha=0.1, delta=0.3,
+                                   loss_scale=1024.0)
+    for name in ("w1", "w2"):
+        assert scaled.gradients[name].item() == pytest.approx(1024.0 * plain.gradients[name].item(), rel=1e-12)
+    assert scaled.query_loss.item() == pytest.approx(plain.query_loss.item(), rel=1e-12)

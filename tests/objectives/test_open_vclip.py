@@ -54,7 +54,7 @@ def test_interpolated_weight_loss_equals_loss_of_interpolated_model():
         return nn.functional.cross_entropy(functional_call(model, params, (batch[0],)), batch[1])
 
     r = 0.3
-    loss = interpolated_weight_loss(model, loss_fn, (x, y), anchor, r)
+    loss = interpolated_weight_loss(model, loss_fn, (x, y), anchor, r, straight_through=False)
     loss.backward()
     ref = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
     with torch.no_grad():
@@ -73,3 +73,28 @@ def test_patch_weights_averages_finetuned_and_zero_shot():
     zs = {"w": torch.tensor([0.0, 0.0])}
     np.testing.assert_allclose(patch_weights(ft, zs)["w"].numpy(), [1.0, 2.0])
     np.testing.assert_allclose(patch_weights(ft, zs, alpha=0.8)["w"].numpy(), [1.6, 3.2], rtol=1e-6)
+
+
+def test_default_gradient_is_the_gradient_at_the_interpolated_weights_as_the_official_code_adds_it():
+    """Open-VCLIP's code computes the loss at r * theta_CLIP + (1 - r) * theta and adds its gradient with respect to
+    those interpolated weights to theta's gradient, weight 0.5, with the `(1 - r)` chain-rule factor commented out."""
+    torch.manual_seed(1)
+    model = nn.Linear(4, 3)
+    anchor = {k: v + torch.randn_like(v) for k, v in model.state_dict().items()}
+    x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
+
+    def loss_fn(params, batch):
+        return nn.functional.cross_entropy(functional_call(model, params, (batch[0],)), batch[1])
+
+    r = 0.45
+    (INTERPOLATION_LOSS_WEIGHT * interpolated_weight_loss(model, loss_fn, (x, y), anchor, r)).backward()
+    interpolated = nn.Linear(4, 3)
+    with torch.no_grad():  # the official recipe, written out: load the interpolated weights, backward there
+        interpolated.weight.copy_(r * anchor["weight"] + (1 - r) * model.weight)
+        interpolated.bias.copy_(r * anchor["bias"] + (1 - r) * model.bias)
+    nn.functional.cross_entropy(interpolated(x), y).backward()
+    torch.testing.assert_close(model.weight.grad, 0.5 * interpolated.weight.grad)
+    torch.testing.assert_close(model.bias.grad, 0.5 * interpolated.bias.grad)
+    straight = interpolate_state({"w": torch.tensor([1.0, 2.0], requires_grad=True)}, {"w": torch.zeros(2)}, 0.4,
+                                 straight_through=True)
+    np.testing.assert_allclose(straight["w"].detach().numpy(), [0.6, 1.2], rtol=1e-6)

@@ -69,7 +69,7 @@ def make_run_args(tmp_path, method, **overrides):
     values = dict(output_dir=str(tmp_path), method=method, num_frames=4, templates="single", max_steps=4,
                   per_device_train_batch_size=4, learning_rate=1e-3, logging_steps=1, save_strategy="no",
                   report_to="none", seed=7, disable_tqdm=True, use_cpu=True, dataloader_num_workers=0)
-    method_values = {"taco": dict(ema_momentum=0.9), "open_mede": dict(gwa_every_n_steps=2)}.get(method, {})
+    method_values = {"taco": dict(ema_momentum=0.9), "open_mede": dict(gwa_every_n_steps=2, meta_tasks=2)}.get(method, {})
     for key, value in overrides.items():
         (method_values if key in own else values)[key] = value
     return VideoClipTrainingArguments(**values), config_class(**method_values)

@@ -11,6 +11,9 @@ class Adaptation:
     """Base strategy: every parameter trains; export returns the model itself."""
 
     name = "full"
+    trains_model_weights = True
+    """Whether the trainable tensors are the model's own weights, so that averaging or interpolating them averages or
+    interpolates the model. False for LoRA: the mean of B and the mean of A do not give the mean of B A."""
 
     def apply(self, model: nn.Module, args) -> nn.Module:
         """Prepare `model` for training (freeze, wrap); `args` are the shared training arguments."""

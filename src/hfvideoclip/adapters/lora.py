@@ -10,6 +10,7 @@ from .base import Adaptation, register_adaptation
 @register_adaptation("lora")
 class LoraAdaptation(Adaptation):
     name = "lora"
+    trains_model_weights = False
 
     def apply(self, model, args):
         from peft import LoraConfig, get_peft_model

@@ -166,11 +166,11 @@ def _pick_examples(candidates: Sequence[MisclassifiedExample], keep: int) -> lis
 
 # ---------------------------------------------------------------------------------------------------- helpers
 def _logit_scale(model) -> float:
-    """`exp(logit_scale)` clamped at 100 as in CLIP; 1.0 for a model without `logit_scale`."""
+    """`exp(logit_scale)` of a model without a scoring head (1.0 without `logit_scale`)."""
     scale = getattr(model, "logit_scale", None)
     if scale is None:
         return 1.0
-    return min(math.exp(float(torch.as_tensor(scale).detach().float())), 100.0)
+    return math.exp(float(torch.as_tensor(scale).detach().float()))
 
 
 def _video_features(model, pixel_values_videos: torch.Tensor) -> torch.Tensor:

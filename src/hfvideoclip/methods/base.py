@@ -87,13 +87,15 @@ class Objective(nn.Module):
     `{"loss": total, <term>: detached scalar, ...}`.
 
     Class attributes a method sets: `config_class`, `default_temporal_mode` (backbone when starting from CLIP),
-    `description` (one line for model cards), `needs_zero_shot_model`, `has_custom_training_step`.
+    `description` (one line for model cards), `needs_zero_shot_model`, `interpolates_weights`,
+    `has_custom_training_step`.
     """
 
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     default_temporal_mode: ClassVar[str] = "mean"
     description: ClassVar[str] = ""
     needs_zero_shot_model: ClassVar[bool] = False
+    interpolates_weights: ClassVar[bool] = False  # the loss runs the model at other weights (Open-VCLIP)
     has_custom_training_step: ClassVar[bool] = False
     # The forward takes no **kwargs: the Trainer then scales the loss for gradient accumulation itself.
     accepts_loss_kwargs = False

@@ -1,8 +1,10 @@
 """`froster` (FROSTER, Huang et al., ICLR 2024): residual feature distillation from the frozen CLIP.
 
 L = CE + beta * (L_vision + L_text) with `objectives.froster.froster_distillation`; the teacher is the frozen
-zero-shot model run frame-wise (`mean`); the residual projectors are heads (dropped at export). Text tower
-trained with one random template (+ an optional rephrased description) per class and step.
+zero-shot model run frame-wise (`mean`); the residual projectors are heads (dropped at export) and act on the
+L2-normalised student features; the text tower trains. Facts from the official code (Visual-AI/FROSTER,
+`temporalclip_video_model.py` and `tools/train_net.py`): one template index for all classes per step, averaged with
+the bare description prompt; projectors at the backbone's learning rate (every finetune factor is 1.0 there).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 
 from ..models.video_clip import VideoClipConfig, VideoClipModel
 from ..objectives.froster import (
@@ -43,7 +46,8 @@ class FrosterConfig(MethodConfig):
 
 
 def read_descriptions(path: str, class_names: list[str]) -> list[str]:
-    """FROSTER description file `{"0": "Name: description"}` -> one description per class."""
+    """FROSTER description file `{"0": "Abseiling: This video shows ..."}` -> one rephrased text per class, kept
+    whole (name prefix included), as the official code puts it after the templated name and alone."""
     with open(path) as handle:
         try:
             data = json.load(handle)
@@ -54,7 +58,7 @@ def read_descriptions(path: str, class_names: list[str]) -> list[str]:
     if missing:
         raise ValueError(f"{path} has no description for class indices {missing[:10]}; add one entry per class "
                          "index of the training vocabulary.")
-    return [str(data[str(i)]).split(":", 1)[-1].strip() for i in range(len(class_names))]
+    return [str(data[str(i)]).strip() for i in range(len(class_names))]
 
 
 def frame_mean_copy(model: VideoClipModel) -> VideoClipModel:
@@ -86,23 +90,29 @@ class FrosterObjective(CrossEntropyObjective):
         self.heads["text_projector"] = ResidualProjector(dim, alpha=config.residual_alpha)
 
     def loss(self, pixel_values_videos, labels):
-        """CE + beta * [mean(1 - cos(P_v(student frames), teacher frames)) + mean(1 - cos(P_t(student text),
-        teacher text))], teacher = frozen CLIP, frame-wise."""
-        ids, mask = self.class_texts.sample(self.generator(1))
+        """As FROSTER's official code computes it:
+
+        - class texts: one template index for all classes per step; each class embeds as the normalised mean of its
+          normalised `template(name) [+ " " + description]` and bare `description or name` prompts;
+        - CE on the student's logits (no projectors);
+        - distillation: `mean(1 - cos(P_v(normalize(student frames)), normalize(teacher frames)))` per frame plus
+          `mean(1 - cos(P_t(student class texts), teacher class texts))` per class, the teacher the frozen CLIP
+          (frame-wise) on the same prompts; total `CE + beta * (vision + text)`.
+        """
+        ids, mask = self.class_texts.sample(self.generator(1), with_bare=True)  # (C, 2, L)
         video, frames = self.student.get_video_features(pixel_values_videos=pixel_values_videos,
                                                         return_frame_embeds=True)
-        text = self.student.get_text_features(input_ids=ids, attention_mask=mask)
-        logits = self.student.compute_logits(video, text, frame_embeds=frames)
-        ce = torch.nn.functional.cross_entropy(logits, labels)
+        text = self.student.get_class_embeddings(input_ids=ids, attention_mask=mask)
+        ce = torch.nn.functional.cross_entropy(self.student.compute_logits(video, text, frame_embeds=frames), labels)
         teacher = self.frozen_teacher.to(pixel_values_videos.device)
         with torch.no_grad():
-            teacher_frames = teacher.get_frame_features(pixel_values_videos)
-            teacher_text = teacher.get_text_features(input_ids=ids, attention_mask=mask)
+            teacher_frames = F.normalize(teacher.get_frame_features(pixel_values_videos).float(), dim=-1)
+            teacher_text = teacher.get_class_embeddings(input_ids=ids, attention_mask=mask)
         student_frames = frames if frames is not None else video.unsqueeze(1)
         if student_frames.shape[1] != teacher_frames.shape[1]:  # viclip student: one token per video
-            teacher_frames = teacher_frames.mean(dim=1, keepdim=True)
-        terms = froster_distillation(student_frames, teacher_frames, text, teacher_text,
-                                     self.heads["vision_projector"], self.heads["text_projector"])
+            teacher_frames = F.normalize(teacher_frames.mean(dim=1, keepdim=True), dim=-1)
+        terms = froster_distillation(F.normalize(student_frames.float(), dim=-1), teacher_frames, text.float(),
+                                     teacher_text, self.heads["vision_projector"], self.heads["text_projector"])
         loss = ce + self.config.distillation_weight * terms["total"]
         return {"loss": loss, "ce": ce.detach(), "distill_vision": terms["vision"].detach(),
                 "distill_text": terms["text"].detach()}

@@ -32,9 +32,13 @@ class OpenVclipConfig(MethodConfig):
     interpolation_max_ratio: float = field(default=INTERPOLATION_RATIO_HIGH, metadata={
         "help": "r ~ U(0, this): the weight of CLIP in the interpolated weights."})
     swa: bool = field(default=False, metadata={
-        "help": "Export the uniform average of the epoch snapshots (Open-VCLIP's SWA, from epoch 1)."})
+        "help": "Export the uniform average of the epoch snapshots (Open-VCLIP's SWA)."})
+    swa_start_epoch: int = field(default=2, metadata={
+        "help": "First averaged epoch (1-based); the official code's wa_start = 2, then every epoch to the end."})
 
     def validate(self, args) -> None:
+        if self.swa_start_epoch < 1:
+            raise ValueError(f"--swa_start_epoch is 1-based, got {self.swa_start_epoch}.")
         if not 0.0 <= self.interpolation_max_ratio <= 1.0:
             raise ValueError(f"--interpolation_max_ratio must lie in [0, 1], got {self.interpolation_max_ratio}.")
 
@@ -45,6 +49,7 @@ class OpenVclipObjective(CrossEntropyObjective):
     config_class = OpenVclipConfig
     default_temporal_mode = "vclip"
     description = "Open-VCLIP (Weng et al., ICML 2023): neighbour-frame attention, interpolated weight optimisation"
+    interpolates_weights = True
 
     def __init__(self, student, config, context):
         super().__init__(student, config, context)
@@ -69,7 +74,9 @@ class OpenVclipObjective(CrossEntropyObjective):
     def callbacks(self):
         from ..training.callbacks import EpochAveragingCallback
 
-        return [EpochAveragingCallback(1, 10**6, params_filter=r"^student\.")] if self.config.swa else []
+        if not self.config.swa:
+            return []
+        return [EpochAveragingCallback(self.config.swa_start_epoch, 10**6, params_filter=r"^student\.")]
 
 
 __all__ = ["OpenVclipConfig", "OpenVclipObjective"]

@@ -1,7 +1,8 @@
 """Video-text classification logits and cross-entropy (ViFi-CLIP's objective, the `ce` term of every method).
 
-The logit of video `i` for class `j` is `exp(logit_scale) * cos(v_i, w_j)`, with the learned log-scale clamped so
-that the scale never exceeds 100, as in CLIP.
+The logit of video `i` for class `j` is `exp(logit_scale) * cos(v_i, w_j)`. The learned log-scale trains (no clamp in
+the graph); training keeps `exp(logit_scale) <= LOGIT_SCALE_MAX` by clamping the parameter after each optimizer step,
+as CLIP and open_clip do.
 
 The scoring and the template ensemble are implemented once, in the model file (`scaled_cosine_logits`,
 `template_ensemble`, behind `VideoClipModel.compute_logits` / `get_class_embeddings`); the functions here are the
@@ -27,7 +28,7 @@ def video_text_logits(
         video_embeds: `(B, D)` video embeddings (any norm; also `(..., D)`).
         text_embeds: `(N, D)` class-text embeddings (any norm).
         logit_scale: the *log* of the scale, a scalar tensor or nn.Parameter such as `model.logit_scale` (or a
-            float); `exp(logit_scale)` is clamped at `LOGIT_SCALE_MAX`.
+            float).
 
     Returns:
         `(B, N)` logits `min(exp(logit_scale), 100) * <v / |v|, w / |w|>` (float32 for half-precision inputs).

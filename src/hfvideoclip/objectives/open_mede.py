@@ -185,6 +185,7 @@ def first_order_meta_step(
     query_batch: Any,
     alpha: float = INNER_LEARNING_RATE,
     delta: float = QUERY_WEIGHT,
+    loss_scale: float = 1.0,
 ) -> MetaStepOutput:
     """One cross-batch first-order meta step (Open-MeDe eqs. (5)-(10), Algorithm 1 lines 7-11).
 
@@ -206,6 +207,9 @@ def first_order_meta_step(
         query_batch: the batch of meta-testing.
         alpha: inner step size (paper: 3.33e-6, decayed with the learning-rate schedule).
         delta: weight of the query gradient (paper: 1.67e-3).
+        loss_scale: mixed-precision loss scale (fp16's `GradScaler.get_scale()`): the returned gradients are those of
+            `loss_scale * L`, as an ordinary scaled backward leaves them for the scaler to unscale; the fast weights use
+            the true `g_S`. 1.0 without loss scaling.
 
     Returns:
         [`MetaStepOutput`] with the combined gradients and both losses.
@@ -221,12 +225,13 @@ def first_order_meta_step(
     names = list(trainable)
 
     support_loss = loss_fn({**trainable, **frozen, **buffers}, support_batch)
-    support_grads = _grads(support_loss, names, [trainable[n] for n in names])
+    support_grads = _grads(support_loss * loss_scale, names, [trainable[n] for n in names])
 
     with torch.no_grad():
-        fast = {n: (trainable[n].detach() - alpha * g).requires_grad_(True) for n, g in zip(names, support_grads)}
+        fast = {n: (trainable[n].detach() - (alpha / loss_scale) * g.to(trainable[n].dtype)).requires_grad_(True)
+                for n, g in zip(names, support_grads)}
     query_loss = loss_fn({**fast, **frozen, **buffers}, query_batch)
-    query_grads = _grads(query_loss, names, [fast[n] for n in names])
+    query_grads = _grads(query_loss * loss_scale, names, [fast[n] for n in names])
     del fast
 
     gradients = {n: gs.add_(gq, alpha=delta) for n, gs, gq in zip(names, support_grads, query_grads)}

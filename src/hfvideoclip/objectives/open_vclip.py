@@ -37,11 +37,14 @@ PATCH_ALPHA = 0.5
 
 
 def interpolate_state(
-    current: Mapping[str, torch.Tensor], anchor: Mapping[str, torch.Tensor], r: float | torch.Tensor
+    current: Mapping[str, torch.Tensor], anchor: Mapping[str, torch.Tensor], r: float | torch.Tensor,
+    straight_through: bool = False,
 ) -> dict[str, torch.Tensor]:
     """`r * anchor + (1 - r) * current` for every key of `current`.
 
-    Differentiable in `current` (pass the live parameters to get gradients `(1 - r) * dL/dtheta_r` into them);
+    Differentiable in `current`: by the chain rule the live parameters receive `(1 - r) * dL/dtheta_r`; with
+    `straight_through=True` they receive `dL/dtheta_r` itself (the value is the same, the interpolation offset is
+    a constant), which is what Open-VCLIP's official code adds (its `(1 - r)` factor is commented out);
     `anchor` (e.g. the CLIP weights) is treated as a constant. `anchor` may hold more keys than `current` (a full
     CLIP state dict for a subset of trainable parameters) but must hold all of them. Anchor tensors are moved to
     the device and dtype of the matching current tensor.
@@ -63,7 +66,12 @@ def interpolate_state(
                 f"interpolate_state: {name!r} has shape {tuple(value.shape)} but the anchor has "
                 f"{tuple(target.shape)}."
             )
-        out[name] = value + r * (target - value) if torch.is_floating_point(value) else value
+        if not torch.is_floating_point(value):
+            out[name] = value
+        elif straight_through:
+            out[name] = value + (r * (target - value)).detach()
+        else:
+            out[name] = value + r * (target - value)
     return out
 
 
@@ -83,6 +91,7 @@ def interpolated_weight_loss(
     batch: Any,
     anchor: Mapping[str, torch.Tensor],
     ratio: float,
+    straight_through: bool = True,
 ) -> torch.Tensor:
     """Loss at the interpolated weights `ratio * anchor + (1 - ratio) * theta` of the trainable parameters.
 
@@ -94,6 +103,8 @@ def interpolated_weight_loss(
         batch: passed to `loss_fn`.
         anchor: zero-shot weights, `name -> tensor`, covering every trainable parameter.
         ratio: `r`, e.g. from [`sample_interpolation_ratio`].
+        straight_through: add the gradient at the interpolated weights as it is (official Open-VCLIP, default);
+            False applies the chain-rule factor `(1 - r)` (an effective weight of `0.5 * (1 - r)`, 0.35 on average).
 
     Returns:
         Scalar loss, differentiable w.r.t. the trainable parameters; add `INTERPOLATION_LOSS_WEIGHT` times it to
@@ -102,7 +113,7 @@ def interpolated_weight_loss(
     params = dict(module.named_parameters())
     trainable = {n: p for n, p in params.items() if p.requires_grad}
     frozen = {n: p for n, p in params.items() if not p.requires_grad}
-    mixed = interpolate_state(trainable, anchor, ratio)
+    mixed = interpolate_state(trainable, anchor, ratio, straight_through=straight_through)
     return loss_fn({**mixed, **frozen, **dict(module.named_buffers())}, batch)
 
 

@@ -1,6 +1,9 @@
-"""`ClassTexts`: the tokenised prompts of a training vocabulary, one row per (class, template).
+"""`ClassTexts`: the tokenised prompts of a training vocabulary, one row per (class, template), plus one bare prompt
+per class (its description, or its name).
 
-With descriptions (FROSTER), the prompt is `template(name) + " " + description`.
+With descriptions (FROSTER's rephrased classes `{"0": "Abseiling: This video shows ..."}`), a templated prompt is
+`template(name) + " " + description` and the bare prompt is the description itself, as FROSTER's official code
+builds them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from .templates import build_class_prompts
 
 
 class ClassTexts(nn.Module):
-    """`input_ids` / `attention_mask` buffers of shape (C, K, L): C classes, K templates, L tokens."""
+    """Buffers `input_ids` / `attention_mask` (C, K, L) for C classes and K templates, and `bare_input_ids` /
+    `bare_attention_mask` (C, L), padded to one length L."""
 
     def __init__(self, tokenizer, class_names: Sequence[str], templates: Sequence[str],
                  descriptions: Sequence[str] | None = None):
@@ -27,22 +31,28 @@ class ClassTexts(nn.Module):
         prompts = build_class_prompts(self.class_names, self.templates)
         if descriptions:
             prompts = [[f"{prompt} {descriptions[index]}" for prompt in row] for index, row in enumerate(prompts)]
-        flat = [prompt for row in prompts for prompt in row]
+        bare = list(descriptions) if descriptions else list(self.class_names)
+        flat = [prompt for row in prompts for prompt in row] + bare
         tokens = tokenizer(flat, padding=True, truncation=True, return_tensors="pt")
-        shape = (len(self.class_names), len(self.templates), -1)
-        self.register_buffer("input_ids", tokens["input_ids"].view(shape), persistent=False)
-        self.register_buffer("attention_mask", tokens["attention_mask"].view(shape), persistent=False)
+        count, num_classes = len(flat) - len(bare), len(self.class_names)
+        shape = (num_classes, len(self.templates), -1)
+        for name in ("input_ids", "attention_mask"):
+            self.register_buffer(name, tokens[name][:count].reshape(shape), persistent=False)
+            self.register_buffer(f"bare_{name}", tokens[name][count:], persistent=False)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """One random template per class (FROSTER's recipe): ids and mask of shape (C, L)."""
-        choice = torch.randint(len(self.templates), (self.num_classes,), generator=generator)
-        choice = choice.to(self.input_ids.device)
-        rows = torch.arange(self.num_classes, device=choice.device)
-        return self.input_ids[rows, choice], self.attention_mask[rows, choice]
+    def sample(self, generator: torch.Generator, with_bare: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """One random template index for all classes (as FROSTER's code draws it each step): ids and mask (C, L),
+        or (C, 2, L) with the bare prompt as the second prompt of every class (`with_bare`)."""
+        index = int(torch.randint(len(self.templates), (), generator=generator))
+        ids, mask = self.input_ids[:, index], self.attention_mask[:, index]
+        if with_bare:
+            ids = torch.stack([ids, self.bare_input_ids], dim=1)
+            mask = torch.stack([mask, self.bare_attention_mask], dim=1)
+        return ids, mask
 
 
 __all__ = ["ClassTexts"]

@@ -50,10 +50,27 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
     descriptions = describe(config, class_names) if describe is not None else None
     texts = ClassTexts(processor.tokenizer, class_names, templates, descriptions)
     objective = objective_class(student, config, ObjectiveContext(args, texts, zero_shot))
+    method_callbacks = objective.callbacks()
+    _check_weight_space(args, adaptation, objective_class, method_callbacks)
     exporter = ModelExporter(processor, adaptation, args.patch_alpha, zero_shot)
     return VideoClipTrainer(model=objective, args=args, processor=processor, train_dataset=train_dataset,
-                            eval_dataset=eval_dataset, callbacks=[*objective.callbacks(), *(callbacks or [])],
+                            eval_dataset=eval_dataset, callbacks=[*method_callbacks, *(callbacks or [])],
                             exporter=exporter)
+
+
+def _check_weight_space(args, adaptation, objective_class, method_callbacks) -> None:
+    """Weight interpolation and snapshot averaging act on the trainable tensors; with an adaptation whose tensors are
+    not the model's weights (LoRA: averaging A and B is not averaging B A) they would compute something else, so the
+    combination is refused. Export-time patching is fine: it acts on the merged weights."""
+    if adaptation.trains_model_weights:
+        return
+    uses = [f"--method {args.method} (interpolated weights)"] if objective_class.interpolates_weights else []
+    uses += [type(cb).__name__ for cb in method_callbacks if getattr(cb, "averages_weights", False)]
+    if uses:
+        raise ValueError(f"--adaptation {args.adaptation} cannot be combined with {', '.join(uses)}: these average "
+                         f"or interpolate the trainable tensors, and for {args.adaptation} those are not the model's "
+                         "weights. Use --adaptation full or frozen_text, or turn the averaging off (--swa false, "
+                         "--gwa false, no --average_start_epoch).")
 
 
 __all__ = ["build_trainer"]

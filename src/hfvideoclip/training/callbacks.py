@@ -265,6 +265,7 @@ class _AveragingCallback(_CheckpointableCallback):
     """Running average of the trainable parameters in CPU float32, optionally loaded into the model at the end."""
 
     _average_class: type[RunningAverage] = RunningAverage
+    averages_weights = True  # weight-space: refused with adapters whose tensors are not the model's weights
 
     def __init__(self, name: str, params_filter: ParamsFilter, apply_at_end: bool):
         super().__init__(name, params_filter)

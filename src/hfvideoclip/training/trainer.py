@@ -19,7 +19,7 @@ from transformers.utils import logging
 
 from ..data.collator import VideoClipCollator
 from ..data.transforms import AugmentationConfig
-from ..methods.base import Objective
+from ..methods.base import Objective, base_model
 from .arguments import VideoClipTrainingArguments
 
 logger = logging.get_logger(__name__)
@@ -57,8 +57,9 @@ def training_augmentation(args: VideoClipTrainingArguments, class_names) -> Augm
 
 
 class _ObjectiveHooks(TrainerCallback):
-    """Calls `objective.on_optimizer_step()` after every optimizer step, and tells the collator the epoch (its
-    augmentation seed), on the unwrapped objective the Trainer hands to callbacks."""
+    """After every optimizer step: bound the student's logit scale (`exp <= 100`, on the parameter as CLIP does),
+    then `objective.on_optimizer_step()` (teacher updates), on the unwrapped objective the Trainer hands to
+    callbacks. At each epoch begin: tell the collator the epoch (its augmentation seed)."""
 
     def __init__(self, collator):
         self.collator = collator
@@ -69,6 +70,7 @@ class _ObjectiveHooks(TrainerCallback):
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if model is not None and hasattr(model, "on_optimizer_step"):
+            base_model(model.student).clamp_logit_scale_()
             model.on_optimizer_step()
 
 
@@ -136,7 +138,8 @@ class VideoClipTrainer(Trainer):
         model.train()
         inputs = self._prepare_inputs(inputs)
         objective.step = self.state.global_step
-        with self.compute_loss_context_manager():
+        # The custom step calls the unwrapped objective (no accelerate forward wrapper): autocast explicitly.
+        with self.compute_loss_context_manager(), self.accelerator.autocast():
             return objective.custom_training_step(self, model, inputs["pixel_values_videos"], inputs["labels"])
 
     # ------------------------------------------------------------------ logging per term

@@ -37,7 +37,8 @@ from transformers.utils import ModelOutput
 from .configuration_video_clip import VideoClipConfig
 
 LOGIT_SCALE_MAX = 100.0
-"""Upper bound of `exp(logit_scale)` (CLIP clamps its learned temperature at 100)."""
+"""Upper bound of `exp(logit_scale)`, kept on the parameter after each optimizer step (`clamp_logit_scale_`), as
+CLIP and open_clip do; never a clamp inside the graph."""
 
 TOKEN_ORDERS = ("frame", "space_major")
 
@@ -79,26 +80,30 @@ def template_ensemble(prompt_embeds: torch.Tensor) -> torch.Tensor:
         return F.normalize(unit.mean(dim=1), dim=-1)
 
 
-def clamped_logit_scale(logit_scale: torch.Tensor | float, dtype: torch.dtype = torch.float32
-                        ) -> torch.Tensor | float:
-    """`min(exp(logit_scale), 100)`: a tensor (differentiable below the clamp) for a tensor `logit_scale`, else a
-    float. `logit_scale` is the *log* of the scale, as `VideoClipModel.logit_scale` / `CLIPModel.logit_scale`."""
+def logit_scale_factor(logit_scale: torch.Tensor | float, dtype: torch.dtype = torch.float32
+                       ) -> torch.Tensor | float:
+    """`exp(logit_scale)`: a tensor (differentiable) for a tensor `logit_scale`, else a float. `logit_scale` is the
+    *log* of the scale, as `VideoClipModel.logit_scale` / `CLIPModel.logit_scale`.
+
+    No clamp inside the graph: a clamp at 100 there gives the scale a zero gradient at OpenAI CLIP's own value
+    (ln 100). As CLIP and open_clip, training bounds the parameter after each optimizer step instead
+    (`VideoClipModel.clamp_logit_scale_`)."""
     if isinstance(logit_scale, torch.Tensor):
-        return logit_scale.to(dtype).exp().clamp(max=LOGIT_SCALE_MAX)
-    return min(math.exp(float(logit_scale)), LOGIT_SCALE_MAX)
+        return logit_scale.to(dtype).exp()
+    return math.exp(float(logit_scale))
 
 
 def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
                          logit_scale: torch.Tensor | float) -> torch.Tensor:
-    """`min(exp(logit_scale), 100) * cos(video, class)`: the cosine scoring of CLIP, the one implementation.
+    """`exp(logit_scale) * cos(video, class)`: the cosine scoring of CLIP, the one implementation.
 
     Args:
         video_embeds: `(B, D)` (or `(..., D)`) video embeddings, any norm.
         class_embeds: `(C, D)` class embeddings, any norm.
-        logit_scale: log of the scale (tensor or float); `exp` is clamped at `LOGIT_SCALE_MAX`.
+        logit_scale: log of the scale (tensor or float).
 
     Returns:
-        `(B, C)` (or `(..., C)`) logits, differentiable in all three inputs (in `logit_scale` below the clamp);
+        `(B, C)` (or `(..., C)`) logits, differentiable in all three inputs;
         computed in float32 (also under autocast) when an input is float16/bfloat16.
     """
     if video_embeds.shape[-1] != class_embeds.shape[-1]:
@@ -118,7 +123,7 @@ def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
         dtype = torch.promote_types(video.dtype, classes.dtype)
         video = F.normalize(video.to(dtype), dim=-1)
         classes = F.normalize(classes.to(dtype), dim=-1)
-        return clamped_logit_scale(logit_scale, dtype) * (video @ classes.t())
+        return logit_scale_factor(logit_scale, dtype) * (video @ classes.t())
 
 
 class VideoClipCosineHead(nn.Module):
@@ -561,11 +566,16 @@ class VideoClipModel(VideoClipPreTrainedModel):
                 return_frame_embeds=True)`), for heads that score frames; ignored by `"cosine"`.
             logit_scale: log-scale to use instead of `self.logit_scale` (e.g. interpolated weights).
 
-        `"cosine"`: `min(exp(logit_scale), 100) * cos(video, class)`, float32 for half-precision inputs,
-        differentiable in the embeddings and in `logit_scale` below the clamp.
+        `"cosine"`: `exp(logit_scale) * cos(video, class)`, float32 for half-precision inputs, differentiable in the
+        embeddings and in `logit_scale`.
         """
         scale = self.logit_scale if logit_scale is None else logit_scale
         return self.scoring_head(video_embeds, class_embeds, scale, frame_embeds=frame_embeds)
+
+    @torch.no_grad()
+    def clamp_logit_scale_(self, max_scale: float = LOGIT_SCALE_MAX) -> None:
+        """Keep `exp(logit_scale) <= max_scale` by clamping the parameter in place (after an optimizer step)."""
+        self.logit_scale.clamp_(max=math.log(max_scale))
 
     def forward(
         self,
@@ -667,7 +677,7 @@ __all__ = [
     "VideoClipModel",
     "VideoClipOutput",
     "VideoClipPreTrainedModel",
-    "clamped_logit_scale",
+    "logit_scale_factor",
     "scaled_cosine_logits",
     "template_ensemble",
 ]
