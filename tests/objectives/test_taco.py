@@ -48,11 +48,15 @@ def _np_rsd(sv, sw, tv, tw, z, tau):
 
 def test_constants():
     assert RSD_WEIGHT == 0.4 and NUM_ANCHORS == 200 and EMA_MOMENTUM == 0.9998
-    assert default_temperature(200, 512) == pytest.approx(0.00390625)
-    assert DEFAULT_TEMPERATURE == pytest.approx(0.00390625)
-    assert default_temperature(200, 768, logit_scale=50.0) == pytest.approx(200 / 768 / 50)
+    # tau = (M + kappa) / (D * scale), kappa = 0.025 * scale^2: 250 at CLIP's scale 100
+    assert default_temperature(200, 512) == pytest.approx((200 + 250) / 512 / 100) == pytest.approx(0.0087890625)
+    assert DEFAULT_TEMPERATURE == pytest.approx(0.0087890625)
+    assert default_temperature(200, 768, logit_scale=50.0) == pytest.approx((200 + 0.025 * 50**2) / 768 / 50)
+    assert default_temperature(200, 768, logit_scale=50.0, noise_ratio=0.0) == pytest.approx(200 / 768 / 50)
     with pytest.raises(ValueError):
         default_temperature(0, 512)
+    with pytest.raises(ValueError, match="noise_ratio"):
+        default_temperature(200, 512, noise_ratio=-0.1)
 
 
 def test_sample_anchors_reproducible_and_unit_norm():
@@ -74,15 +78,62 @@ def test_anchor_gram_matrix_is_about_m_over_d_identity():
     torch.testing.assert_close(gram, torch.eye(16) * 4000 / 16, atol=25.0, rtol=0)
 
 
-def test_default_temperature_puts_scores_on_clip_logit_scale():
+def test_default_temperature_is_clip_logit_scale_softened_for_anchor_noise():
     g = torch.Generator().manual_seed(0)
     m, d = 200, 64
     v, w = torch.randn(1, d, generator=g), torch.randn(1, d, generator=g)
     w = w + 2 * v  # a clearly positive cosine
     cos = torch.nn.functional.cosine_similarity(v, w).item()
-    tau = default_temperature(m, d)
+    # noise_ratio=0 (the old rule, (M/D)/scale) puts the mean anchor score on CLIP's logit scale...
+    tau = default_temperature(m, d, noise_ratio=0.0)
     draws = [relative_structure_scores(v, w, sample_anchors(m, d, generator=g), tau).item() for _ in range(200)]
     assert np.mean(draws) == pytest.approx(100 * cos, rel=0.1)
+    # ...and the default divides it by the noise shrinkage 1 + kappa / M, which depends on M and the scale, not D
+    for dim in (16, 512, 768):
+        assert default_temperature(m, dim) == pytest.approx(default_temperature(m, dim, noise_ratio=0.0) * (1 + 250 / m))
+    assert default_temperature(800, 512) / default_temperature(800, 512, noise_ratio=0.0) == pytest.approx(1.3125)
+    assert default_temperature(200, 64, 18.9) / default_temperature(200, 64, 18.9, noise_ratio=0.0) < 1.05
+
+
+def _clip_like_geometry(dim=512, num_classes=400, batch=64, seed=0):
+    """CLIP-like embeddings as in benchmarks/measure_taco_temperature.py ("K400-like"): texts in a cone (text-text
+    cosine ~0.72), video-text cosine ~0.29 for the true class and ~0.19 +- 0.034 for the others."""
+    g = torch.Generator().manual_seed(seed)
+    n = torch.nn.functional.normalize
+    basis, _ = torch.linalg.qr(torch.randn(dim, 34, generator=g))
+    mu_t, mu_perp, semantic = basis[:, 0], basis[:, 1], basis[:, 2:]
+    mu_v = 0.31 * mu_t + math.sqrt(1 - 0.31**2) * mu_perp
+    e = n(0.954 * n(torch.randn(num_classes, 32, generator=g), dim=-1) @ semantic.t()
+          + 0.3 * n(torch.randn(num_classes, dim, generator=g), dim=-1), dim=-1)
+    texts = n(0.85 * mu_t + math.sqrt(1 - 0.85**2) * e, dim=-1)
+    labels = torch.randint(num_classes, (batch,), generator=g)
+    videos = n(0.75 * mu_v + 0.2 * e[labels] + 0.3 * n(torch.randn(batch, 32, generator=g), dim=-1) @ semantic.t()
+               + 0.59 * n(torch.randn(batch, dim, generator=g), dim=-1), dim=-1)
+    return videos, texts, labels
+
+
+def test_default_temperature_makes_rsd_targets_faithful_to_the_models_class_distribution():
+    """What the default is chosen for: with M = 200 anchors the anchor scores are noisy, and the RSD target
+    softmax(v Z^T Z W^T / tau) should lose as little of the model's own softmax(scale * cos) as any tau can.
+    The old rule (M/D)/scale is ~1.4 nats further from it (KL(clip || rsd) ~3.4 against ~2.0)."""
+    videos, texts, labels = _clip_like_geometry()
+    scale, m, d = 100.0, 200, videos.shape[-1]
+    cos = videos @ texts.t()
+    assert 0.25 < cos[torch.arange(len(labels)), labels].mean() < 0.33 and 0.17 < cos.mean() < 0.21
+    clip_log_p = torch.log_softmax(scale * cos, dim=-1)
+    g = torch.Generator().manual_seed(1)
+    scores = torch.stack([relative_structure_scores(videos, texts, sample_anchors(m, d, generator=g), 1.0)
+                          for _ in range(8)])
+
+    def kl_clip_rsd(tau):
+        log_q = torch.log_softmax(scores / tau, dim=-1)
+        return (clip_log_p.exp() * (clip_log_p - log_q)).sum(-1).mean().item()
+
+    old = (m / d) / scale
+    best = min(kl_clip_rsd(c * old) for c in np.geomspace(0.5, 8, 25))
+    default = kl_clip_rsd(default_temperature(m, d, scale))
+    assert default < best + 0.1
+    assert kl_clip_rsd(old) > default + 1.0
 
 
 def test_rsd_matches_explicit_loops():

@@ -186,7 +186,7 @@ def test_taco_default_temperature_uses_the_models_logit_scale(clip_dir, dataset,
 
     trainer = build(tmp_path, "taco", clip_dir, dataset)
     scale = trainer.model.student.logit_scale.exp().item()  # CLIPConfig's init: exp(2.6592) ~ 14.3
-    assert trainer.model.temperature == pytest.approx(200 / 16 / scale)
+    assert trainer.model.temperature == pytest.approx((200 + 0.025 * scale**2) / 16 / scale)  # (M + kappa)/(D s)
     assert trainer.model.temperature == pytest.approx(default_temperature(200, 16, scale))
     explicit = build(tmp_path, "taco", clip_dir, dataset, rsd_temperature=0.5)
     assert explicit.model.temperature == 0.5

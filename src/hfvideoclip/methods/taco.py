@@ -56,7 +56,7 @@ class TacoObjective(CrossEntropyObjective):
         # float32 whatever the student's dtype: with m = 0.9998 an update of 2e-4 of the difference is below bf16's
         # resolution and the teacher would stall.
         self.ema_teacher = copy.deepcopy(student).float().eval().requires_grad_(False)
-        # tau = (M / D) / exp(logit_scale): the RSD distributions as sharp as the model's own class distributions.
+        # tau from the model's own logit scale, softened for anchor noise (objectives.taco.default_temperature).
         logit_scale = min(float(base_model(student).logit_scale.detach().exp()), 100.0)
         self.temperature = config.rsd_temperature or default_temperature(config.num_anchors, dim, logit_scale)
 

@@ -50,34 +50,61 @@ PROJECTION_LEARNING_RATE = 5e-5
 """Initial learning rate of the specialization projection (TACO sec. 4.1, Tab. 13: ratio ~10 to CLIP's)."""
 
 
-def default_temperature(num_anchors: int, dim: int, logit_scale: float = 100.0) -> float:
-    """Temperature that puts the anchor-mediated score `v Z^T Z w^T / tau` on CLIP's logit scale.
+def default_temperature(num_anchors: int, dim: int, logit_scale: float = 100.0, noise_ratio: float = 0.025) -> float:
+    """RSD temperature: CLIP's logit scale, softened for the anchors' sampling noise.
 
-    TACO does not report `tau`. For unit anchors uniform on the sphere `E[z z^T] = I / D`, hence
-    `Z^T Z ~ (M / D) I` and `v Z^T Z w^T ~ (M / D) cos(v, w)`. CLIP's logits are `logit_scale * cos` with
-    `logit_scale = 100`, so `tau = (M / D) / logit_scale` makes the RSD distributions about as sharp as CLIP's own
-    classification distributions: `M = 200, D = 512 -> tau = 0.00390625`; `M = 200, D = 768 -> 0.0026`.
-    A `tau` much larger than this makes both softmaxes nearly uniform and the KL vanishingly small (no
-    regularisation); a much smaller one turns them into argmax and the KL into a hard, high-variance signal.
-    The trainer passes the model's own `exp(logit_scale)` (100 for OpenAI CLIP; about 20 for the toy CLIP).
+    TACO does not report `tau`. Rule (`M` anchors, dimension `D`, `scale = exp(logit_scale)` of the model):
 
-    Toy-world sweep (toy-b2n, 300 steps, mean over the 3 base sets; HM of base/novel top-1; measured with the
-    session-2 tiny CLIP, before its text tower learned to tell motion phrases apart): tau 0.01 -> 19.1,
-    0.031 (the scale taken as 100) -> 24.7, 0.16 (the toy CLIP's own scale, the default) -> 31.5, 0.5 -> 32.2,
-    2.0 -> 32.9 (RSD ~ 0); ce 33.1. The toy teacher knows nothing about motion, so holding the student to it
-    only costs there; a sharper tau than the model's own scale is what hurts most.
+        tau = (M / D) (1 + kappa / M) / scale = (M + kappa) / (D * scale),    kappa = noise_ratio * scale^2
+
+    `M = 200, D = 512`, scale 100: `kappa = 250`, `tau = 450 / 51200 = 0.0087890625`, 2.25x the old `(M / D) / scale`
+    (`D = 768`: 0.00586); the toy CLIP (`D = 64`, scale 18.9): 1.04x the old rule, 0.172. `noise_ratio=0` gives the
+    old rule.
+
+    Why. For unit anchors `E[Z^T Z] = (M / D) I`, so the anchor score `s_n = v Z^T Z w_n^T` has mean `(M / D) cos_n`
+    and the old `tau = (M / D) / scale` puts it on the model's logits `scale * cos`. But with `M = 200` the anchor
+    sampling noise is as large as that signal: over the classes (what the softmax sees) `s_n` varies by
+    `(M / D)^2 Var_n cos` of signal plus `M E|w_n - w_bar|^2 / D^2` of noise (per pair the variance is about
+    `M (1 + cos^2) / D^2`). The temperature at which a noisy logit best reproduces the model's own class
+    distribution shrinks it by signal / (signal + noise), i.e. multiplies the old `tau` by `1 + kappa / M` with
+    `kappa = E|w_n - w_bar|^2 / Var_n cos`; `D` cancels. For a model whose logit scale matches its cosine spread
+    (`scale * sd_n cos` a few logits) `kappa` grows as `scale^2`: `noise_ratio = kappa / scale^2`.
+
+    Measured (`benchmarks/measure_taco_temperature.py`: `M = 200`, `B = 64` videos, 32 anchor draws; synthetic
+    CLIP-like geometry, `N = 400` classes, video-text cosine ~0.29 true class / 0.19 +- 0.034 others, text-text 0.72,
+    CLIP top-1 0.53-0.69, scale 100, D = 512 and 768; a more confident variant, top-1 0.95; the real toy CLIP, 65
+    motion-shape classes, rendered clips):
+
+    - the anchor score correlates only 0.59-0.68 with `cos` per video (toy CLIP 0.92: its cosines spread 4x more);
+    - `KL(clip || rsd)` (how much of the model's class distribution the RSD target loses) is minimised at
+      2.3x the old `tau` (K400-like; 1.6-1.8x confident), tracking `1 + kappa / M` measured per geometry (2.2);
+      at `M = 50` 5.9x (predicted 5.6), at `M = 800` 1.34x (1.29). `kappa = 250` fits the K400-like minima at all
+      three `M`. That KL: old rule 3.45-3.49 nats, this default 2.02-2.10 (= minimum); confident 2.54-2.91 -> 2.26-2.32
+      (min 2.15-2.19); `M = 50` 10.7 -> 3.2; toy CLIP 0.28 -> 0.27 (min 0.27);
+    - entropy is not the criterion: at the old rule the RSD targets have 1.4-1.6 nats against CLIP's 0.6-2.0 (an
+      earlier simulation's "2.3 vs 4.6" does not reproduce with this geometry), and the entropy-matched `tau`
+      (0.5-1.2x the old one) gives targets as peaked as CLIP's but on noise-picked classes. At this default the
+      targets are softer than the model's (3.9 nats at scale 100): the noise costs certainty.
+
+    A softer `tau` also makes the RSD loss and its gradients smaller (~1/tau): `RSD_WEIGHT = 0.4` was tuned by the
+    paper with its own, unreported `tau`. The trainer passes the model's own `exp(logit_scale)` (100 for OpenAI CLIP,
+    about 19 for the toy CLIP). Earlier toy-world sweep (toy-b2n, 300 steps, HM of base/novel top-1, session-2 tiny
+    CLIP): tau 0.01 -> 19.1, 0.031 -> 24.7, 0.16 -> 31.5, 0.5 -> 32.2, 2.0 -> 32.9 (RSD ~ 0); ce 33.1.
     """
     if num_anchors <= 0 or dim <= 0 or logit_scale <= 0:
         raise ValueError(
             f"default_temperature: num_anchors, dim and logit_scale must be positive, got {num_anchors}, {dim}, "
             f"{logit_scale}."
         )
-    return (num_anchors / dim) / logit_scale
+    if noise_ratio < 0:
+        raise ValueError(f"default_temperature: noise_ratio must be >= 0, got {noise_ratio}.")
+    kappa = noise_ratio * logit_scale**2
+    return (num_anchors + kappa) / (dim * logit_scale)
 
 
 DEFAULT_TEMPERATURE = default_temperature(NUM_ANCHORS, 512)
-"""`tau` for `M = 200` anchors in CLIP ViT-B's 512-d joint space (= 0.00390625); other dimensions: call
-[`default_temperature`] or pass `temperature=None`."""
+"""`tau` for `M = 200` anchors in CLIP ViT-B's 512-d joint space at logit scale 100 (= (200 + 250) / 51200 =
+0.0087890625); other dimensions: call [`default_temperature`] or pass `temperature=None`."""
 
 
 def sample_anchors(
