@@ -1,11 +1,14 @@
-"""Time per training step of each method relative to `ce` in the same run, and peak memory with and without
-gradient checkpointing. ViT-B/16-shaped random CLIP, 8 frames at 224 px, batch 2, real VideoClipTrainer code
-path (inputs are pre-made tensors, so decoding does not enter the timing).
+"""Training throughput of each method relative to `ce` in the same run, and peak memory with and without
+gradient checkpointing. ViT-B/16-shaped random CLIP, 8 frames at 224 px, the real VideoClipTrainer code path
+(inputs are pre-made tensors, so decoding does not enter the timing).
 
-    python benchmarks/bench_train.py [--steps 3] [--rounds 1] [--small]      # --small: a tiny model for a quick check
+    python benchmarks/bench_train.py [--steps 3] [--rounds 1] [--small] [--device cuda] [--bf16] [--batch 32]
 
-Targets (issues #4, #5): froster <= 1.4x, taco <= 1.4x, open_mede <= 2.2x per step.
-Each configuration runs in its own process so that peak RSS (ru_maxrss) is its own.
+`--small`: a tiny model for a quick check. `--device cuda --bf16`: the GPU under bf16 autocast (batch default 32 on
+a GPU, 2 on the CPU). Every method sees the same batch of videos per optimizer step (Open-MeDe splits it into
+tasks of support + query), so videos/s compare directly. Targets: froster <= 1.4x, taco <= 1.33x, open_mede <= 1.2x
+of ce per video. Each configuration runs in its own process so that its peak memory (RSS, or CUDA max allocated)
+is its own.
 """
 
 from __future__ import annotations
@@ -46,20 +49,21 @@ def build_clip(workdir: str, small: bool) -> None:
         workdir)
 
 
-def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal_mode: str | None) -> dict:
+def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal_mode: str | None, device: str,
+            bf16: bool, batch: int) -> dict:
     import torch
     from datasets import ClassLabel, Dataset, Features, Value
     from transformers import TrainerCallback
 
+    from hfvideoclip.methods import get_method
     from hfvideoclip.training.arguments import VideoClipTrainingArguments
-    from hfvideoclip.training.recipe import build_trainer
+    from hfvideoclip.training.builder import build_trainer
 
     torch.manual_seed(0)
     classes = ["class zero", "class one", "class two", "class three"]
-    dataset = Dataset.from_dict({"video": ["unused"] * 64, "label": [i % 4 for i in range(64)]},
+    dataset = Dataset.from_dict({"video": ["unused"] * 4 * batch, "label": [i % 4 for i in range(4 * batch)]},
                                 features=Features({"video": Value("string"), "label": ClassLabel(names=classes)}))
     size = json.load(open(f"{workdir}/config.json"))["vision_config"]["image_size"]
-    batch = 4 if method == "open_mede" else 2  # open_mede: support 2 + query 2 per step (same 2 per half)
     pixels = torch.randn(batch, 8, 3, size, size)
 
     def collate(rows):
@@ -68,25 +72,38 @@ def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal
     args = VideoClipTrainingArguments(
         output_dir=tempfile.mkdtemp(), method=method, num_frames=8, templates="single", max_steps=steps + 1,
         per_device_train_batch_size=batch, learning_rate=1e-5, save_strategy="no", report_to="none",
-        disable_tqdm=True, use_cpu=True, logging_steps=1000, augment=False,
+        disable_tqdm=True, use_cpu=device == "cpu", bf16=bf16, logging_steps=1000, augment=False,
         adaptation="frozen_text" if method == "open_vclip" else "full", activation_checkpointing=checkpointing,
         temporal_mode=temporal_mode)
-    trainer = build_trainer(args, workdir, dataset)
+    config_class = get_method(method).config_class
+    config = config_class(meta_tasks=max(1, min(4, batch // 2))) if method == "open_mede" else config_class()
+    trainer = build_trainer(args, workdir, dataset, method_config=config)
     trainer.data_collator = collate
     times: list[float] = []
+    cuda = device.startswith("cuda")
 
     class Clock(TrainerCallback):
         def on_step_begin(self, *a, **k):
+            if cuda:
+                torch.cuda.synchronize()
             self.start = time.perf_counter()
 
         def on_step_end(self, *a, **k):
+            if cuda:
+                torch.cuda.synchronize()
             times.append(time.perf_counter() - self.start)
 
     trainer.add_callback(Clock())
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     trainer.train()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if cuda:
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    step = statistics.median(times[1:])
     return {"method": method, "backbone": trainer.model.student.config.temporal_mode, "checkpointing": checkpointing,
-            "step_s": statistics.median(times[1:]), "peak_mb": peak_mb}
+            "step_s": step, "videos_per_s": batch / step, "peak_mb": peak_mb}
 
 
 def main() -> None:
@@ -96,12 +113,20 @@ def main() -> None:
                         help="run every configuration this many times, interleaved; the median is reported")
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--methods", default="ce,froster,open_vclip,taco,open_mede")
-    parser.add_argument("--_child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (the Trainer's --bf16)")
+    parser.add_argument("--batch", type=int, default=None, help="videos per step (default: 32 on cuda, 2 on cpu)")
+    parser.add_argument("--_child", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
-        workdir, method, steps, checkpointing, mode = args._child
-        print(json.dumps(run_one(workdir, method, int(steps), checkpointing == "1", None if mode == "-" else mode)))
+        workdir, method, steps, checkpointing, mode, device, bf16, batch = args._child
+        print(json.dumps(run_one(workdir, method, int(steps), checkpointing == "1", None if mode == "-" else mode,
+                                 device, bf16 == "1", int(batch))))
         return
+    import torch
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    batch = args.batch or (32 if device.startswith("cuda") else 2)
     workdir = tempfile.mkdtemp()
     build_clip(workdir, args.small)
     # (method, backbone override, checkpointing). The presets put froster/open_vclip/open_mede on the vclip
@@ -114,24 +139,27 @@ def main() -> None:
         for config in configs:
             method, mode, checkpointing = config
             out = subprocess.run([sys.executable, __file__, "--_child", workdir, method, str(args.steps), checkpointing,
-                                  mode], capture_output=True, text=True, check=True)
+                                  mode, device, "1" if args.bf16 else "0", str(batch)],
+                                 capture_output=True, text=True, check=True)
             runs[config].append(json.loads(out.stdout.strip().splitlines()[-1]))
     results = [{**rs[0], "step_s": statistics.median(r["step_s"] for r in rs),
+                "videos_per_s": statistics.median(r["videos_per_s"] for r in rs),
                 "peak_mb": statistics.median(r["peak_mb"] for r in rs)} for rs in runs.values()]
 
     ce_runs = {(r["backbone"], r["checkpointing"]): r for r in results if r["method"] == "ce"}
     base = ce_runs[("mean", False)]
-    print(f"{'method':<11} {'backbone':>8} {'ckpt':>5} {'s/step':>7} {'/ce mean':>8} {'/ce same':>8} "
+    print(f"{device}, {'bf16 autocast' if args.bf16 else 'fp32'}, batch {batch} videos x 8 frames")
+    print(f"{'method':<11} {'backbone':>8} {'ckpt':>5} {'s/step':>7} {'videos/s':>8} {'/ce mean':>8} {'/ce same':>8} "
           f"{'peak MB':>8} {'mem/ce':>7}")
     for r in results:
         same = ce_runs.get((r["backbone"], r["checkpointing"]))
         same_ratio = f"{r['step_s'] / same['step_s']:>8.2f}" if same else f"{'-':>8}"
         print(f"{r['method']:<11} {r['backbone']:>8} {str(r['checkpointing']):>5} {r['step_s']:>7.3f} "
-              f"{r['step_s'] / base['step_s']:>8.2f} {same_ratio} {r['peak_mb']:>8.0f} "
+              f"{r['videos_per_s']:>8.1f} {r['step_s'] / base['step_s']:>8.2f} {same_ratio} {r['peak_mb']:>8.0f} "
               f"{r['peak_mb'] / base['peak_mb']:>7.2f}")
-    print("/ce mean: ratio to ce on its preset frame-mean backbone; /ce same: ratio to ce on the same backbone with "
-          "the same checkpointing setting (the method's own overhead).")
-    print("open_mede steps consume 2 batches (support + query): its per-sample ratio is half its step ratio.")
+    print("/ce mean: time per video relative to ce on the frame-mean backbone; /ce same: relative to ce on the same "
+          "backbone with the same checkpointing setting (the method's own overhead). Every method takes the same "
+          "videos per step.")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ def default_video_cache_dir() -> str:
 class VideoDataArguments:
     """The own-data flags (transformers' example-script names); usable with `transformers.HfArgumentParser`."""
 
+    _argument_group_name = "your own data (instead of --protocol)"
+
     dataset_name: str | None = field(default=None, metadata={
         "help": "a `datasets` dataset: Hub id, local folder, or a DatasetDict saved with save_to_disk"})
     dataset_config_name: str | None = field(default=None, metadata={"help": "configuration of --dataset_name"})

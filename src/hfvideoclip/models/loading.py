@@ -12,6 +12,10 @@ def checkpoint_model_type(name_or_path: str) -> str | None:
     """`model_type` of a checkpoint's config.json (directory or Hub id); a clear error when there is none."""
     from transformers import PretrainedConfig
 
+    name = str(name_or_path)
+    if (os.path.isabs(name) or name.startswith((".", "~")) or os.path.exists(name)) and not os.path.isdir(name):
+        raise ValueError(f"--model {name!r}: no such directory. Pass a folder holding a CLIP or VideoClip checkpoint "
+                         "(config.json + weights) or a Hub id.")
     try:
         config, _ = PretrainedConfig.get_config_dict(str(name_or_path))
     except (OSError, ValueError) as error:

@@ -23,6 +23,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..adapters import available_adaptations
 from ..data.own_data import VideoDataArguments, resolve_data
 from ..methods import MethodConfig, available_methods, get_method
+from ..models.loading import checkpoint_model_type
 from .arguments import VideoClipTrainingArguments
 from .builder import build_trainer
 from .presets import available_presets, preset_directory, read_preset
@@ -179,6 +180,7 @@ def run(parsed: RecipeArguments) -> dict:
     script, data, args = parsed.script, parsed.data, parsed.training
     set_seed(args.seed)
     model_path = script.model or toy_clip_path()
+    checkpoint_model_type(model_path)  # a wrong --model fails here, before any data is generated
     protocol = resolve_data(script.protocol, cache_dir=script.cache_dir, **dataclasses.asdict(data))
     if not 0 <= script.split < len(protocol.splits):
         raise ValueError(f"--split {script.split} does not exist: {protocol.name} has {len(protocol.splits)} splits.")
