@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Union
 
 import av
+import av.stream
 import av.video.reformatter
 import numpy as np
 import torch
@@ -154,11 +155,18 @@ def _video_stream(container: av.container.InputContainer, name: str):
         raise VideoDecodingError(
             f"{name} has no video stream (streams found: {', '.join(kinds)}); pass a file that contains video."
         )
-    stream = container.streams.video[0]
-    for other in container.streams:
-        if other.index != stream.index:
-            other.discard = "all"  # let the demuxer skip audio/subtitle data
-    return stream
+    # Audio, subtitle, data and extra video streams are left alone: packets are demuxed from this stream only. Cover
+    # art (an attached picture) is a video stream too; prefer a real one.
+    moving = [s for s in container.streams.video if not _is_attached_picture(s)]
+    candidates = moving or list(container.streams.video)
+    return max(candidates, key=lambda s: ((s.codec_context.width or 0) * (s.codec_context.height or 0), -s.index))
+
+
+def _is_attached_picture(stream) -> bool:
+    """Whether a video stream is cover art (FFmpeg's `attached_pic` disposition), not the video."""
+    flag = getattr(getattr(av.stream, "Disposition", None), "attached_pic", None)
+    disposition = getattr(stream, "disposition", None)
+    return flag is not None and disposition is not None and bool(disposition & flag)
 
 
 def _no_frames_error(name: str, detail: str = "") -> VideoDecodingError:
