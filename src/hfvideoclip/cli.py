@@ -1,27 +1,72 @@
-"""`hfvideoclip` command line: predict | evaluate | train | convert."""
+"""`hfvideoclip` command line: predict | evaluate | train | convert | data check."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from pathlib import Path
+
+
+def _expand_videos(inputs: list[str]) -> list[str]:
+    """Files as given; a folder contributes its video files (at any depth, sorted)."""
+    from .data.check import VIDEO_SUFFIXES
+
+    videos = []
+    for item in inputs:
+        if os.path.isdir(item):
+            videos.extend(str(p) for p in sorted(Path(item).rglob("*"))
+                          if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        else:
+            videos.append(item)
+    return videos
 
 
 def _predict(args: argparse.Namespace) -> int:
+    """Classify every video; a video that cannot be decoded is listed with its cause and the others still get
+    their results. Exit code 0 when every video was classified, 1 when some were not."""
     from transformers import pipeline
 
     import hfvideoclip  # noqa: F401  (registers the pipeline task)
 
+    from .errors import VideoDecodingError
+
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
     templates = args.template or None
+    videos = _expand_videos(list(args.videos))
+    if not videos:
+        print("error: no video files found in the given paths", file=sys.stderr)
+        return 2
     clf = pipeline("zero-shot-video-classification", model=args.model, device=args.device)
-    results = clf(list(args.videos), candidate_labels=labels, hypothesis_template=templates,
-                  num_clips=args.num_clips, num_crops=args.num_crops, batch_size=args.batch_size, top_k=args.top_k)
-    width = max(len(label) for label in labels)
-    for video, ranked in zip(args.videos, results):
-        print(f"{video}")
-        for rank, item in enumerate(ranked, 1):
-            print(f"  {rank:>2}. {item['label']:<{width}}  {item['score']:.4f}")
-    return 0
+    options = dict(candidate_labels=labels, hypothesis_template=templates, num_clips=args.num_clips,
+                   num_crops=args.num_crops, batch_size=args.batch_size, top_k=args.top_k)
+    results: dict[str, list] = {}
+    failed: dict[str, str] = {}
+    for start in range(0, len(videos), args.batch_size):
+        chunk = videos[start:start + args.batch_size]
+        try:
+            results.update(zip(chunk, clf(chunk, **options)))
+        except VideoDecodingError:
+            for video in chunk:  # find the bad ones; keep the good ones' results
+                try:
+                    results[video] = clf([video], **options)[0]
+                except VideoDecodingError as error:
+                    failed[video] = str(error).splitlines()[0]
+    if args.output == "json":
+        print(json.dumps({"results": {v: results[v] for v in videos if v in results}, "failed": failed}, indent=2))
+    else:
+        width = max(len(label) for label in labels)
+        for video in videos:
+            if video in results:
+                print(video)
+                for rank, item in enumerate(results[video], 1):
+                    print(f"  {rank:>2}. {item['label']:<{width}}  {item['score']:.4f}")
+        if failed:
+            print(f"\n{len(failed)} of {len(videos)} videos could not be decoded:", file=sys.stderr)
+            for video, cause in failed.items():
+                print(f"  {video}: {cause}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -65,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     predict = commands.add_parser("predict", help="zero-shot classification of video files")
-    predict.add_argument("videos", nargs="+", help="video files")
+    predict.add_argument("videos", nargs="+", help="video files or folders of videos")
     predict.add_argument("--model", required=True, help="model directory or Hub id")
     predict.add_argument("--labels", required=True, help='comma-separated labels, e.g. "archery,juggling"')
     predict.add_argument("--template", action="append", help="prompt template with {} (repeatable); "
@@ -75,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--num_crops", type=int, default=1)
     predict.add_argument("--batch_size", type=int, default=8)
     predict.add_argument("--device", default="cpu")
+    predict.add_argument("--output", default="text", choices=["text", "json"], help="text table or JSON")
     predict.set_defaults(func=_predict)
 
     convert = commands.add_parser("convert", help="convert a CLIP or original ViCLIP checkpoint")
@@ -92,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="same flags as recipes/train.py", add_help=False)
     train.add_argument("rest", nargs=argparse.REMAINDER)
     train.set_defaults(func=_train)
+    data = commands.add_parser("data", help="data check DIR_OR_LIST: missing, undecodable and too-short videos")
+    data.add_argument("action", choices=["check"])
+    data.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -99,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("evaluate", "train"):  # their flags belong to the recipe's own parser
         args = argparse.Namespace(func=_evaluate if argv[0] == "evaluate" else _train, rest=argv[1:])
+    elif argv[:2] == ["data", "check"]:
+        from .data.check import main as check_main
+
+        return check_main(argv[2:])
     else:
         args = build_parser().parse_args(argv)
     try:

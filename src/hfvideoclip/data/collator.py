@@ -8,6 +8,7 @@ One collator for both: training samples a random frame inside each segment and a
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,8 @@ import torch
 
 from ..errors import VideoDecodingError
 from .transforms import AugmentationConfig
+
+logger = logging.getLogger(__name__)
 
 
 class VideoClipCollator:
@@ -65,11 +68,17 @@ class VideoClipCollator:
             training.
         video_column, label_column: keys of the rows when they are mappings.
         return_paths: add `"video_paths"` to the output (the evaluation harness reports misclassified videos).
+        bad_video: `"raise"` (default): a video that cannot be decoded stops the run with its path and cause.
+            `"skip"`: it is logged once (path and cause) and left out; the batch gains `"skipped_videos"`, a list of
+            `"path: cause"`. Training keeps the batch size by repeating a decoded video of the same batch (with
+            its label); evaluation drops the video (its row is absent from `labels`, `video_paths`), and a batch
+            whose every video failed has `pixel_values_videos=None`.
     """
 
     def __init__(self, video_processor, train: bool = False, augmentation: AugmentationConfig | None = None,
                  seed: int = 0, process_index: int = 0, num_clips: int = 1, num_crops: int = 1,
-                 video_column: str = "video", label_column: str = "label", return_paths: bool = False):
+                 video_column: str = "video", label_column: str = "label", return_paths: bool = False,
+                 bad_video: str = "raise"):
         if video_processor is None or not callable(video_processor):
             raise TypeError(f"`video_processor` must be a callable video processor (e.g. VideoClipVideoProcessor), "
                             f"got {type(video_processor).__name__}.")
@@ -92,6 +101,10 @@ class VideoClipCollator:
                              "train=True or drop `augmentation`.")
         if augmentation is not None and not isinstance(augmentation, AugmentationConfig):
             raise TypeError(f"`augmentation` must be an AugmentationConfig, got {type(augmentation).__name__}.")
+        if bad_video not in ("raise", "skip"):
+            raise ValueError(f"bad_video must be 'raise' or 'skip', got {bad_video!r}.")
+        self.bad_video = bad_video
+        self._reported: set[str] = set()
         self.video_processor = video_processor
         self.train = bool(train)
         self.augmentation = (augmentation if augmentation is not None else AugmentationConfig()) if train else None
@@ -161,8 +174,8 @@ class VideoClipCollator:
         generator = None
         if self.train:
             generator = torch.Generator().manual_seed(self._seed(videos, labels))
-        pixels = []
-        for video in videos:
+        pixels, kept, skipped = [], [], []
+        for position, video in enumerate(videos):
             try:
                 if self.train:
                     out = self.video_processor(videos=[video], num_clips=self.num_clips, num_crops=1, train=True,
@@ -171,9 +184,14 @@ class VideoClipCollator:
                     out = self.video_processor(videos=[video], num_clips=self.num_clips, num_crops=self.num_crops)
             except VideoDecodingError as error:
                 shown = os.fspath(video) if isinstance(video, (str, os.PathLike)) else _describe(video)
-                if str(shown) in str(error):
+                named = error if str(shown) in str(error) else VideoDecodingError(
+                    f"{error} (video: {_describe(video)})")
+                if self.bad_video == "skip":
+                    skipped.append(self._report_skip(shown, named))
+                    continue
+                if named is error:
                     raise
-                raise VideoDecodingError(f"{error} (video: {_describe(video)})") from error
+                raise named from error
             except Exception as error:
                 if hasattr(error, "add_note"):  # Python >= 3.11: the traceback names the video
                     error.add_note(f"VideoClipCollator: while processing video {_describe(video)}")
@@ -186,11 +204,34 @@ class VideoClipCollator:
                                  f"({self.views_per_video}, T, 3, S, S): num_clips={self.num_clips} x "
                                  f"num_crops={self.num_crops} views.")
             pixels.append(out)
-        batch: dict[str, Any] = {"pixel_values_videos": torch.cat(pixels, dim=0),
-                                 "labels": torch.tensor(labels, dtype=torch.long)}
+            kept.append(position)
+        if skipped and self.train:  # keep the batch size: repeat decoded videos of this batch in the failed slots
+            if not kept:
+                raise VideoDecodingError(f"Every video of a training batch failed to decode ({'; '.join(skipped)}); "
+                                         "check the data with `hfvideoclip data check`.")
+            decoded = list(zip(kept, pixels))
+            for slot in range(len(videos) - len(kept)):
+                position, out = decoded[slot % len(decoded)]
+                kept.append(position)
+                pixels.append(out)
+        batch: dict[str, Any] = {
+            "pixel_values_videos": torch.cat(pixels, dim=0) if pixels else None,
+            "labels": torch.tensor([labels[i] for i in kept], dtype=torch.long)}
         if self.return_paths:
-            batch["video_paths"] = [os.fspath(v) if isinstance(v, (str, os.PathLike)) else v for v in videos]
+            batch["video_paths"] = [os.fspath(videos[i]) if isinstance(videos[i], (str, os.PathLike)) else videos[i]
+                                    for i in kept]
+        if self.bad_video == "skip":
+            batch["skipped_videos"] = skipped
         return batch
+
+    def _report_skip(self, shown: str, error: Exception) -> str:
+        """`"video: cause"`, logged once per video and process."""
+        cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+        entry = f"{shown}: {cause}" if str(shown) not in cause else cause
+        if shown not in self._reported:
+            self._reported.add(shown)
+            logger.warning("Skipping a video that cannot be decoded (bad_video='skip'): %s", entry)
+        return entry
 
     def __repr__(self) -> str:
         mode = f"train=True, augmentation={self.augmentation}, seed={self.seed}" if self.train else "train=False"

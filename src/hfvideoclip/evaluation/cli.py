@@ -62,7 +62,7 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
                    num_clips: int = 1, num_crops: int = 1, batch_size: int = 8,
                    templates: str | Sequence[str] = "kinetics", cache_dir: str | None = None,
                    temporal_mode: str = "mean", num_frames: int | None = None, device: str | None = None,
-                   num_workers: int = 0, progress: bool = True, plot: bool = True,
+                   num_workers: int = 0, progress: bool = True, plot: bool = True, bad_video: str = "raise",
                    dataset_name: str | None = None, dataset_config_name: str | None = None,
                    validation_dir: str | None = None, validation_file: str | None = None,
                    video_column_name: str = "video", label_column_name: str = "label",
@@ -122,7 +122,7 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
         all_results[name] = evaluate_protocol(
             video_model, processor, data, output_dir=target, model_name=model_name, templates=templates,
             num_clips=num_clips, num_crops=num_crops, batch_size=batch_size, progress=progress, plot=plot,
-            num_workers=num_workers, distributed=distributed)
+            num_workers=num_workers, distributed=distributed, bad_video=bad_video)
     return all_results
 
 
@@ -148,6 +148,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
     parser.add_argument("--device", default=None, help="e.g. cpu or cuda (default: where the model loads)")
     parser.add_argument("--num_workers", type=int, default=0, help="DataLoader workers decoding videos")
     parser.add_argument("--no_plot", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--bad_video", default="raise", choices=["raise", "skip"],
+                        help="a video that cannot be decoded: stop with its path (raise) or leave it out, log it and "
+                             "count it in results.json (skip)")
     parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     add_data_arguments(parser, train=False)
     return parser
@@ -174,7 +177,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             batch_size=args.batch_size, templates=args.templates, cache_dir=args.cache_dir,
             temporal_mode=args.temporal_mode, num_frames=args.num_frames, device=args.device,
             num_workers=args.num_workers, progress=not args.no_progress, plot=not args.no_plot,
-            dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name,
+            bad_video=args.bad_video, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name,
             validation_dir=args.validation_dir, validation_file=args.validation_file,
             video_column_name=args.video_column_name, label_column_name=args.label_column_name,
             class_names_file=args.class_names_file)

@@ -72,6 +72,8 @@ class EvalOutput:
     logits: torch.Tensor | None = None
     groups: list[str] | None = None
     examples: list[MisclassifiedExample] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """`"path: cause"` of the videos left out because they could not be decoded (`bad_video="skip"`)."""
     attributes: dict[str, list[str]] = field(default_factory=dict)
     """Per-video values of the protocol's `metric_columns` (column -> num_videos values): when every class has one
     value of a column and the classes differ in it, ``<column>_top1`` is how often the top-1 class has the true
@@ -234,7 +236,7 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
                      progress: bool = True, device: torch.device | str | None = None,
                      text_embeds: torch.Tensor | None = None, num_workers: int = 0, keep_examples: int = 4,
                      desc: str | None = None, metric_columns: Sequence[str] = (), group_column: str | None = None,
-                     distributed: bool | None = None) -> EvalOutput:
+                     distributed: bool | None = None, bad_video: str = "raise") -> EvalOutput:
     """Score every video of `dataset` against the dataset's vocabulary.
 
     Args:
@@ -298,9 +300,13 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
     rows = [{"video": path, "label": label}
             for path, label in zip(paths[shard.start:shard.stop], labels_all[shard.start:shard.stop])]
     # The one collator of training and evaluation, in its deterministic mode (segment centres, centre/3 crops).
-    collator = VideoClipCollator(processor, num_clips=num_clips, num_crops=num_crops, return_paths=True)
+    collator = VideoClipCollator(processor, num_clips=num_clips, num_crops=num_crops, return_paths=True,
+                                 bad_video=bad_video)
     loader = DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collator)
 
+    kept_rows: list[int] = []  # indices (in the dataset) of the videos scored; skipped ones are left out
+    skipped: list[str] = []
+    offset = shard.start
     all_logits, all_labels = [], []
     first_per_class: list[MisclassifiedExample] = []
     others: list[MisclassifiedExample] = []
@@ -308,6 +314,14 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
     try:
         for batch in loader:
             pixels, labels, batch_paths = batch["pixel_values_videos"], batch["labels"], batch["video_paths"]
+            batch_skipped = batch.get("skipped_videos") or []
+            count = len(batch_paths) + len(batch_skipped)
+            kept_rows.extend(_kept_positions(paths[offset:offset + count], batch_paths, offset))
+            offset += count
+            skipped.extend(batch_skipped)
+            bar.update(len(batch_skipped))
+            if pixels is None:  # every video of the batch was skipped
+                continue
             if pixels.shape[0] != len(batch_paths) * views:
                 raise ValueError(f"The processor returned {pixels.shape[0]} views for {len(batch_paths)} videos; "
                                  f"expected {len(batch_paths) * views} (num_clips={num_clips} x num_crops={num_crops} "
@@ -344,12 +358,28 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
 
     logits = torch.cat(all_logits) if all_logits else torch.zeros(0, len(class_names))
     labels = torch.cat(all_labels) if all_labels else torch.zeros(0, dtype=torch.long)
-    shards = _gather((logits, labels, first_per_class + others), world)  # rank order = row order
+    shards = _gather((logits, labels, first_per_class + others, kept_rows, skipped), world)  # rank = row order
     logits = torch.cat([part[0] for part in shards])
+    kept = [index for part in shards for index in part[3]]
+    if len(kept) != len(paths):  # some videos were skipped: keep the per-video columns aligned with the scores
+        paths = [paths[i] for i in kept]
+        groups = None if groups is None else [groups[i] for i in kept]
+        attributes = {column: [values[i] for i in kept] for column, values in attributes.items()}
     return EvalOutput(scores=logits.softmax(dim=-1), labels=torch.cat([part[1] for part in shards]),
                       class_names=class_names, video_paths=paths, logits=logits, groups=groups,
                       attributes=attributes,
-                      examples=_pick_examples([e for part in shards for e in part[2]], keep_examples))
+                      examples=_pick_examples([e for part in shards for e in part[2]], keep_examples),
+                      skipped=[entry for part in shards for entry in part[4]])
+
+
+def _kept_positions(batch_paths: Sequence[str], kept_paths: Sequence, offset: int) -> list[int]:
+    """Dataset indices of the videos a batch kept, matching its kept paths in order (a skipped video is absent)."""
+    positions, next_kept = [], 0
+    for position, path in enumerate(batch_paths):
+        if next_kept < len(kept_paths) and str(kept_paths[next_kept]) == str(path):
+            positions.append(offset + position)
+            next_kept += 1
+    return positions
 
 
 # ---------------------------------------------------------------------------------------------------- protocols
@@ -409,7 +439,7 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
                       templates: Sequence[str] | str = KINETICS_TEMPLATES, num_clips: int = 1, num_crops: int = 1,
                       batch_size: int = 8, num_frames: int | None = None, progress: bool = True, plot: bool = True,
                       device: torch.device | str | None = None, num_workers: int = 0,
-                      distributed: bool | None = None) -> dict:
+                      distributed: bool | None = None, bad_video: str = "raise") -> dict:
     """Evaluate every split of a protocol and return the results dict (design.md section 2):
 
     ``{"protocol": str, "model": str, "metrics": {...}, "per_split": [{"split": str, "metrics": {...}}]}``
@@ -440,6 +470,7 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
     device = torch.device(device) if device is not None else _model_device(model)
     text_cache: dict[tuple[str, ...], torch.Tensor] = {}
 
+    skipped: list[str] = []
     per_split = []
     for index, split in enumerate(splits):
         split_name = str(getattr(split, "name", None) or f"split{index}")
@@ -456,7 +487,9 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
                 model, processor, dataset, templates=templates, num_clips=num_clips, num_crops=num_crops,
                 batch_size=batch_size, num_frames=num_frames, progress=progress, device=device,
                 text_embeds=text_cache[vocabulary], num_workers=num_workers, desc=where,
-                metric_columns=metric_columns, group_column=group_column, distributed=distributed)
+                metric_columns=metric_columns, group_column=group_column, distributed=distributed,
+                bad_video=bad_video)
+            skipped.extend(outputs[set_name].skipped)
         per_split.append({"split": split_name, "metrics": split_metrics(outputs)})
         if output_path is not None and plot:
             from .plots import plot_split
@@ -466,6 +499,9 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
 
     results = {"protocol": protocol_name, "model": str(model_name),
                "metrics": aggregate_metrics([entry["metrics"] for entry in per_split]), "per_split": per_split}
+    if bad_video == "skip":  # the results say how many videos were left out, and which
+        results["skipped_videos"] = len(skipped)
+        results["skipped"] = skipped
     if output_path is not None:
         write_results(results, output_path)
     return results

@@ -43,6 +43,9 @@ class VideoClipTrainingArguments(TrainingArguments):
     grayscale_probability: float = field(default=0.2, metadata={"help": "Random grayscale probability (--augment)."})
     color_jitter_probability: float = field(default=0.0, metadata={
         "help": "Colour jitter probability (--augment; MSTA: 0.8)."})
+    bad_video: str = field(default="raise", metadata={
+        "help": "A video that cannot be decoded: 'raise' stops with its path and cause; 'skip' logs it once, keeps "
+                "the batch size (a decoded video of the batch is repeated), and the run's results count them."})
     # ------------------------------------------------------------------ LoRA (peft)
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (adaptation=lora)."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (adaptation=lora)."})
@@ -55,6 +58,8 @@ class VideoClipTrainingArguments(TrainingArguments):
 
         get_method(self.method)  # raises naming the registered methods
         get_adaptation(self.adaptation)
+        if self.bad_video not in ("raise", "skip"):
+            raise ValueError(f"--bad_video must be 'raise' or 'skip', got {self.bad_video!r}.")
         if self.templates not in ("kinetics", "single"):
             raise ValueError(f"--templates must be 'kinetics' or 'single', got {self.templates!r}.")
         if not 0.0 < self.crop_min_area <= 1.0:

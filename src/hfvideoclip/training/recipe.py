@@ -17,6 +17,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+import torch
 from transformers import HfArgumentParser, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -200,11 +201,22 @@ def run(parsed: RecipeArguments) -> dict:
 
     trainer.accelerator.wait_for_everyone()  # the export is on disk before any process reloads it
 
+    skipped_training = int(trainer.accelerator.reduce(torch.tensor(trainer.skipped_videos, device=args.device),
+                                                       reduction="sum")) if args.bad_video == "skip" else 0
     results = {"train": train_output.metrics}
     evaluated = not script.skip_final_eval and any(s.eval for s in protocol.splits)
     if evaluated:  # every process scores its shard; the main one writes the files
         results = evaluate_export(script, args, comparable_splits(protocol, script.split), model_path,
                                   is_main=trainer.is_world_process_zero())
+    if args.bad_video == "skip":
+        results["skipped_training_videos"] = skipped_training  # batches where a repeat stood in for a bad video
+        if evaluated and trainer.is_world_process_zero():
+            from ..evaluation.results import write_results
+
+            write_results(results, args.output_dir)
+        if trainer.is_world_process_zero():
+            print(f"skipped (undecodable): {skipped_training} training videos, "
+                  f"{results.get('skipped_videos', 0)} evaluation videos")
     if trainer.is_world_process_zero():
         print(f"\nmodel:     {args.output_dir}  (AutoModel.from_pretrained / pipeline)")
         print(f"arguments: {os.path.join(args.output_dir, 'train_args.json')}")
@@ -229,7 +241,8 @@ def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, p
     results = evaluate_protocol(model, processor, protocol, output_dir=args.output_dir,
                                 model_name=f"{args.method}:{os.path.basename(str(model_path))}",
                                 templates=templates, num_clips=script.eval_num_clips,
-                                batch_size=args.per_device_eval_batch_size, progress=not args.disable_tqdm)
+                                batch_size=args.per_device_eval_batch_size, progress=not args.disable_tqdm,
+                                bad_video=args.bad_video)
     if is_main:
         write_model_card(args.output_dir, method=args.method, base_model=str(model_path), results=results,
                          training_args=args)

@@ -84,12 +84,13 @@ class VideoClipTrainer(Trainer):
         self.augmentation = training_augmentation(args, dataset_class_names(train_dataset))
         collator = kwargs.setdefault("data_collator", VideoClipCollator(
             processor.video_processor, train=self.augmentation is not None, augmentation=self.augmentation,
-            seed=args.seed, process_index=args.process_index))
+            seed=args.seed, process_index=args.process_index, bad_video=args.bad_video))
         super().__init__(model=model, args=args, processing_class=processor, **kwargs)
         self.processor = processor
         self.exporter = exporter
         self._term_sums: dict[str, float] = defaultdict(float)
         self._term_count = 0
+        self.skipped_videos = 0  # training videos this process could not decode (--bad_video skip)
         self.add_callback(_ObjectiveHooks(collator))
 
     @property
@@ -126,6 +127,8 @@ class VideoClipTrainer(Trainer):
         return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if model.training:
+            self.skipped_videos += len(inputs.get("skipped_videos") or ())
         self.objective.step = self.state.global_step
         outputs = model(pixel_values_videos=inputs["pixel_values_videos"], labels=inputs["labels"])
         self.record_terms(outputs)
@@ -138,6 +141,7 @@ class VideoClipTrainer(Trainer):
         model.train()
         inputs = self._prepare_inputs(inputs)
         objective.step = self.state.global_step
+        self.skipped_videos += len(inputs.get("skipped_videos") or ())
         # The custom step calls the unwrapped objective (no accelerate forward wrapper): autocast explicitly.
         with self.compute_loss_context_manager(), self.accelerator.autocast():
             return objective.custom_training_step(self, model, inputs["pixel_values_videos"], inputs["labels"])

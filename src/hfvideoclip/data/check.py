@@ -1,0 +1,127 @@
+"""`hfvideoclip data check DIR_OR_LIST`: find missing, undecodable and too-short videos before training on them.
+
+A folder is scanned for video files at any depth (the parent folder names the class, as in a videofolder); a list
+file holds `path label`, `path,label` or a CSV with `video` and `label` columns (paths relative to the list's
+folder). Every video is opened and its frames counted (demuxing, no decoding of pictures); one that cannot be
+opened is decoded once to get FFmpeg's cause. The report gives per-class counts and each problem with its cause,
+in plain lines, and the exit code says whether the data is clean.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import VideoDecodingError
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif", ".flv", ".wmv",
+                  ".3gp", ".ts", ".dv")
+
+
+@dataclass
+class DataReport:
+    """Result of `check_videos`: per-class counts and the problems found."""
+
+    class_counts: Counter = field(default_factory=Counter)
+    missing: list[str] = field(default_factory=list)
+    undecodable: list[tuple[str, str]] = field(default_factory=list)
+    too_short: list[tuple[str, int]] = field(default_factory=list)
+    checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.undecodable or self.too_short)
+
+    def lines(self, num_frames: int) -> list[str]:
+        out = [f"{self.checked} videos in {len(self.class_counts)} classes"]
+        for label, count in sorted(self.class_counts.items()):
+            out.append(f"  {count:>6}  {label}")
+        out.append(f"missing: {len(self.missing)}")
+        out.extend(f"  {path}" for path in self.missing)
+        out.append(f"undecodable: {len(self.undecodable)}")
+        out.extend(f"  {path}: {cause}" for path, cause in self.undecodable)
+        out.append(f"shorter than {num_frames} frames (frames are repeated): {len(self.too_short)}")
+        out.extend(f"  {path}: {frames} frames" for path, frames in self.too_short)
+        return out
+
+
+def list_videos(source: str | os.PathLike) -> list[tuple[str, str]]:
+    """(path, label) pairs from a folder (label = the parent folder's name, '' at the top) or a list file."""
+    source = Path(source)
+    if source.is_dir():
+        pairs = []
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+                label = path.parent.name if path.parent != source else ""
+                pairs.append((str(path), label))
+        return pairs
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such folder or list file; pass a folder of videos or a list file "
+                                "(`path label` per line, or a CSV with video and label columns).")
+    text = source.read_text().splitlines()
+    rows = [line for line in text if line.strip() and not line.lstrip().startswith("#")]
+    if rows and rows[0].replace(" ", "").lower().startswith("video,"):
+        reader = csv.DictReader(rows)
+        pairs = [(row["video"], str(row.get("label", ""))) for row in reader]
+    else:
+        pairs = []
+        for number, line in enumerate(rows, 1):
+            parts = line.rsplit(",", 1) if "," in line else line.rsplit(None, 1)
+            if len(parts) != 2:
+                raise ValueError(f"{source}, line {number}: expected `path label` or `path,label`, got {line!r}.")
+            pairs.append((parts[0].strip(), parts[1].strip()))
+    return [(path if os.path.isabs(path) else str(source.parent / path), label) for path, label in pairs]
+
+
+def check_videos(pairs: list[tuple[str, str]], num_frames: int = 8) -> DataReport:
+    """Open every video of `pairs`; count frames; collect what is missing, undecodable or shorter than
+    `num_frames`."""
+    from .decoding import count_frames, decode_video
+
+    report = DataReport()
+    for path, label in pairs:
+        report.checked += 1
+        report.class_counts[label] += 1
+        if not os.path.exists(path):
+            report.missing.append(path)
+            continue
+        try:
+            frames = count_frames(path)
+            decode_video(path, 1)  # the first frames decode (a header-only or corrupt file fails here)
+        except VideoDecodingError as error:
+            report.undecodable.append((path, str(error).splitlines()[0]))
+            continue
+        except Exception as error:  # FFmpeg errors surface as several exception types; name them, no traceback
+            report.undecodable.append((path, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"))
+            continue
+        if frames < num_frames:
+            report.too_short.append((path, frames))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`hfvideoclip data check DIR_OR_LIST [--list FILE] [--num_frames 8]`; exit 0 when clean, 1 otherwise."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="hfvideoclip data check", description=__doc__.splitlines()[0])
+    parser.add_argument("source", nargs="?", help="a folder of videos or a list file")
+    parser.add_argument("--list", dest="list_file", help="a list file (`path label` or CSV with video,label)")
+    parser.add_argument("--num_frames", type=int, default=8, help="frames a clip needs (default 8)")
+    args = parser.parse_args(argv)
+    source = args.list_file or args.source
+    if source is None:
+        parser.error("give a folder or --list FILE")
+    try:
+        report = check_videos(list_videos(source), args.num_frames)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(report.lines(args.num_frames)))
+    return 0 if report.ok else 1
+
+
+__all__ = ["DataReport", "check_videos", "list_videos", "main"]
