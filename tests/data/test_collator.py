@@ -210,3 +210,24 @@ def test_bad_rows_and_conflicting_options_are_explained(processor, videos):
         VideoClipCollator(processor, train=True).set_epoch(-1)
     renamed = VideoClipCollator(processor, video_column="path", label_column="y")
     assert renamed([{"path": videos[0]["video"], "y": 7}])["labels"].tolist() == [7]
+
+
+def test_datasets_video_values_go_through_the_processor_and_collator(tmp_path):
+    """A `datasets.Video(decode=False)` column yields {"path", "bytes"} dicts: they decode like the path."""
+    import numpy as np
+
+    from hfvideoclip import VideoClipVideoProcessor
+    from hfvideoclip.data.collator import VideoClipCollator
+    from hfvideoclip.data.toy import write_mp4
+
+    path = str(tmp_path / "v.mp4")
+    write_mp4((np.random.default_rng(1).random((8, 32, 32, 3)) * 255).astype(np.uint8), path, fps=8)
+    processor = VideoClipVideoProcessor(num_frames=4, size=16)
+    collate = VideoClipCollator(processor)
+    by_path = collate([{"video": path, "label": 0}])["pixel_values_videos"]
+    by_dict = collate([{"video": {"path": path, "bytes": None}, "label": 0}])["pixel_values_videos"]
+    by_bytes = collate([{"video": {"path": None, "bytes": open(path, "rb").read()}, "label": 0}])
+    assert torch.equal(by_path, by_dict) and torch.equal(by_path, by_bytes["pixel_values_videos"])
+    train = VideoClipCollator(processor, train=True, seed=3)
+    assert torch.equal(train([{"video": {"path": path, "bytes": None}, "label": 0}])["pixel_values_videos"],
+                       train([{"video": path, "label": 0}])["pixel_values_videos"])  # same seed key as the path

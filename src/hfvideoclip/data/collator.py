@@ -240,6 +240,8 @@ class VideoClipCollator:
 
 
 def _describe(video: Any) -> str:
+    if isinstance(video, Mapping) and video.get("path"):
+        return repr(os.fspath(video["path"]))
     if isinstance(video, (str, os.PathLike)):
         return repr(os.fspath(video))
     if isinstance(video, (bytes, bytearray, memoryview)):
@@ -252,6 +254,8 @@ def _describe(video: Any) -> str:
 
 def _video_key(video: Any) -> bytes:
     """Bytes that identify a video for the batch seed: its path, or a digest of its bytes / decoded frames."""
+    if isinstance(video, Mapping) and ("path" in video or "bytes" in video):  # a datasets.Video value
+        return _video_key(video["bytes"]) if video.get("bytes") is not None else _video_key(video["path"])
     if isinstance(video, (str, os.PathLike)):
         return b"path:" + os.fsencode(os.fspath(video))
     if isinstance(video, (bytes, bytearray, memoryview)):

@@ -28,6 +28,11 @@ def _is_file_like(obj: Any) -> bool:
     return hasattr(obj, "read") and callable(obj.read)
 
 
+def _is_datasets_video(obj: Any) -> bool:
+    """A `datasets.Video(decode=False)` value: a mapping with a `path` and/or `bytes` entry."""
+    return isinstance(obj, dict) and ("path" in obj or "bytes" in obj)
+
+
 class VideoClipVideoProcessor:
     """Turns videos into `pixel_values_videos` of shape (num_videos * views, num_frames, 3, crop, crop).
 
@@ -97,7 +102,7 @@ class VideoClipVideoProcessor:
     def load_clips(self, video, num_clips: int = 1, train: bool = False,
                    generator: torch.Generator | None = None) -> torch.Tensor:
         """Decode/sample one video: uint8 (num_clips, num_frames, H, W, 3)."""
-        if isinstance(video, _DECODABLE) or _is_file_like(video):
+        if isinstance(video, _DECODABLE) or _is_file_like(video) or _is_datasets_video(video):
             return decode_video(video, self.num_frames, num_clips=num_clips, train=train, generator=generator)
         if isinstance(video, (np.ndarray, torch.Tensor)):
             frames = as_video_tensor(video)
@@ -106,7 +111,8 @@ class VideoClipVideoProcessor:
             return frames[indices]
         raise ValueError(
             f"Unsupported video input of type {type(video).__name__}: pass a file path, bytes, a binary file "
-            "object, or decoded frames as a numpy array / tensor of shape (frames, height, width, 3).")
+            "object, a datasets.Video value ({'path', 'bytes'}), or decoded frames as a numpy array / tensor of "
+            "shape (frames, height, width, 3).")
 
     def transform_clip(self, clip: torch.Tensor, num_crops: int = 1, train: bool = False,
                        generator: torch.Generator | None = None,
