@@ -33,7 +33,7 @@ class VideoClipConfig(PreTrainedConfig):
         zero keys and values (as the official Open-VCLIP/FROSTER code, so their checkpoints reproduce); `"mask"`
         removes them from the softmax (a one-frame clip then reduces to CLIP exactly).
     scoring_head (`str`, defaults to `"cosine"`): how `VideoClipModel.compute_logits` scores videos against classes.
-        `"cosine"`: `min(exp(logit_scale), 100) * cos(video, class)` against one embedding per class (the template
+        `"cosine"`: `exp(logit_scale) * cos(video, class)` against one embedding per class (the template
         ensemble of `get_class_embeddings`). Configs saved before this field existed load with `"cosine"`.
     image_mean, image_std (`list[float]`): normalisation used by the processor (CLIP's by default; ViCLIP uses
         ImageNet's).
@@ -75,6 +75,14 @@ class VideoClipConfig(PreTrainedConfig):
         self.image_std = list(self.image_std) if self.image_std is not None else list(OPENAI_CLIP_STD)
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
             raise ValueError("VideoClipConfig.image_mean and image_std need three values (R, G, B).")
+        # Sub-configs as config objects whatever the transformers release does with `sub_configs_defaults` (5.17
+        # left them as dicts, and building the model then failed on `text_config.hidden_size`).
+        for name, config_class in self.sub_configs_defaults.items():
+            value = getattr(self, name)
+            if value is None:
+                setattr(self, name, config_class())
+            elif isinstance(value, dict):
+                setattr(self, name, config_class(**value))
         super().__post_init__(**kwargs)
 
 
