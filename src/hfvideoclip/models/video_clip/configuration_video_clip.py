@@ -77,7 +77,7 @@ class VideoClipConfig(PreTrainedConfig):
             raise ValueError("VideoClipConfig.image_mean and image_std need three values (R, G, B).")
         # Sub-configs as config objects whatever the transformers release does with `sub_configs_defaults` (5.17
         # left them as dicts, and building the model then failed on `text_config.hidden_size`).
-        for name, config_class in self.sub_configs_defaults.items():
+        for name, config_class in (("text_config", CLIPTextConfig), ("vision_config", CLIPVisionConfig)):
             value = getattr(self, name)
             if value is None:
                 setattr(self, name, config_class())
