@@ -209,7 +209,9 @@ def test_cli_predict_prints_top_k(model_dir, mp4_path, capsys):
 
 def test_cli_reports_bad_input_without_traceback(model_dir, tmp_path, capsys):
     code = cli_main(["predict", str(tmp_path / "missing.mp4"), "--model", str(model_dir), "--labels", "a,b"])
-    assert code == 2 and "missing.mp4" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 1 and "1 of 1 videos could not be decoded" in err and "missing.mp4" in err  # listed, no traceback
+    assert "Traceback" not in err
 
 
 def test_non_clip_models_are_refused_with_the_fix():
@@ -221,3 +223,34 @@ def test_non_clip_models_are_refused_with_the_fix():
                                 vocab_size=10))
     with pytest.raises(ValueError, match="loaded as BertModel. Convert it first"):
         _as_video_model(bert, None)
+
+
+def test_pipeline_batches_lists_generators_and_key_datasets_with_workers(model_dir, tmp_path):
+    """Pipeline.__call__ drives batching: every input form and worker count gives the one-at-a-time results."""
+    from datasets import Dataset
+    from transformers.pipelines.pt_utils import KeyDataset
+
+    paths = []
+    for seed in range(5):
+        path = tmp_path / f"v{seed}.mp4"
+        write_mp4(coloured_video(seed=seed), path, fps=8)
+        paths.append(str(path))
+    clf = pipeline("zero-shot-video-classification", model=str(model_dir))
+    labels = ["red", "green", "blue"]
+    one_by_one = [clf(p, candidate_labels=labels, num_clips=2) for p in paths]
+    assert isinstance(one_by_one[0], list) and {"label", "score"} <= set(one_by_one[0][0])
+    forms = {
+        "list, batch 2": clf(paths, candidate_labels=labels, num_clips=2, batch_size=2),
+        "list, batch 3, 2 workers": clf(paths, candidate_labels=labels, num_clips=2, batch_size=3, num_workers=2),
+        "generator": list(clf((p for p in paths), candidate_labels=labels, num_clips=2, batch_size=2)),
+        "KeyDataset": list(clf(KeyDataset(Dataset.from_dict({"video": paths}), "video"), candidate_labels=labels,
+                               num_clips=2, batch_size=4)),
+    }
+    for name, results in forms.items():
+        assert len(results) == 5, name
+        for got, expected in zip(results, one_by_one):
+            assert [r["label"] for r in got] == [r["label"] for r in expected], name
+            for a, b in zip(got, expected):
+                assert a["score"] == pytest.approx(b["score"], abs=1e-5), name
+    with pytest.raises(ValueError, match="candidate_labels"):
+        clf(paths[0])

@@ -10,7 +10,7 @@ Label embeddings (prompt-template ensembles) are computed once per (labels, temp
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 
 import torch
 from transformers import Pipeline
@@ -29,7 +29,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     Call arguments: `videos` (one video or a list: paths, bytes, file objects, arrays (T, H, W, 3)),
     `candidate_labels` (list of str), `hypothesis_template` (a template with "{}" or a list of templates; default
     the 28-template ensemble), `num_clips`/`num_crops` (test views whose logits are averaged), `batch_size`
-    (videos per forward), `top_k`. Returns a list of `{"label", "score"}` sorted by score (a list of such lists
+    (videos per forward, default 8), `num_workers` (DataLoader workers that decode the videos in parallel), `top_k`.
+    Inputs may also be a generator or a `KeyDataset`. Returns a list of `{"label", "score"}` sorted by score (a list of such lists
     for a list of videos); scores are a softmax over the labels and sum to 1.
     """
 
@@ -51,43 +52,61 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             tokenizer.model_max_length = max_positions  # truncate prompts to the text tower's context
         self.model.eval()
         self._label_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        if self._batch_size is None:
+            self._batch_size = 8  # videos per forward unless the call says otherwise
 
-    # The Pipeline machinery below is used one video at a time; __call__ batches videos itself.
+    # Pipeline.__call__ drives these: batching (`batch_size`), decoding in DataLoader workers (`num_workers`),
+    # lists, generators and `KeyDataset` inputs.
     def _sanitize_parameters(self, candidate_labels=None, hypothesis_template=None, num_clips=None, num_crops=None,
                              top_k=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"zero-shot-video-classification got unexpected arguments {sorted(kwargs)}; it takes "
+                            "candidate_labels, hypothesis_template, num_clips, num_crops, top_k, batch_size and "
+                            "num_workers.")
         preprocess = {k: v for k, v in (("num_clips", num_clips), ("num_crops", num_crops)) if v is not None}
         forward = {k: v for k, v in (("candidate_labels", candidate_labels),
                                      ("hypothesis_template", hypothesis_template)) if v is not None}
-        post = {"top_k": top_k} if top_k is not None else {}
+        if num_clips is not None or num_crops is not None:
+            forward["num_views"] = (num_clips or 1) * (num_crops or 1)
+        post = {k: v for k, v in (("top_k", top_k), ("candidate_labels", candidate_labels)) if v is not None}
         return preprocess, forward, post
 
     def preprocess(self, video, num_clips: int = 1, num_crops: int = 1):
+        """One video -> its V = num_clips * num_crops views, (V, T, 3, S, S) (decoded here: in the workers)."""
         pixels = self.processor.video_processor([video], num_clips=num_clips, num_crops=num_crops)
         return {"pixel_values_videos": pixels}
 
-    def _forward(self, model_inputs, candidate_labels=None, hypothesis_template=None):
+    def _forward(self, model_inputs, candidate_labels=None, hypothesis_template=None, num_views: int = 1):
+        """A batch of B videos' views (B * V, T, 3, S, S) -> view-averaged logits (B, num_labels)."""
         labels = _check_labels(candidate_labels)
         logits = self._view_logits(model_inputs["pixel_values_videos"], labels, _templates(hypothesis_template))
-        return {"logits": logits.mean(dim=0, keepdim=True), "candidate_labels": labels}
+        return {"logits": logits.view(-1, num_views, len(labels)).mean(dim=1)}
 
-    def postprocess(self, model_outputs, top_k=None):
-        return _ranked(model_outputs["logits"][0], model_outputs["candidate_labels"], top_k)
+    def postprocess(self, model_outputs, top_k=None, candidate_labels=None):
+        return _ranked(model_outputs["logits"][0], _check_labels(candidate_labels), top_k)
 
-    def __call__(self, videos, candidate_labels: Sequence[str] | None = None, hypothesis_template=None,
-                 num_clips: int = 1, num_crops: int = 1, batch_size: int | None = None, top_k: int | None = None):
-        labels = _check_labels(candidate_labels)
-        templates = _templates(hypothesis_template)
-        single = not isinstance(videos, (list, tuple))
-        videos = [videos] if single else list(videos)
-        batch_size = batch_size or 8
-        views = num_clips * num_crops
-        results = []
-        for start in range(0, len(videos), batch_size):
-            chunk = videos[start:start + batch_size]
-            pixels = self.processor.video_processor(chunk, num_clips=num_clips, num_crops=num_crops)
-            logits = self._view_logits(pixels, labels, templates).view(len(chunk), views, len(labels)).mean(dim=1)
-            results.extend(_ranked(row, labels, top_k) for row in logits)
-        return results[0] if single else results
+    def __call__(self, videos, **kwargs):
+        """`videos`: one video, a list, a generator or a `KeyDataset`; see the class docstring for the arguments."""
+        if "candidate_labels" not in kwargs:
+            raise ValueError("zero-shot-video-classification needs candidate_labels=[...], e.g. "
+                             "candidate_labels=['archery', 'juggling'].")
+        _check_labels(kwargs["candidate_labels"])
+        return super().__call__(videos, **kwargs)
+
+    def get_iterator(self, inputs, num_workers: int, batch_size: int, preprocess_params, forward_params,
+                     postprocess_params):
+        """Pipeline's iterator, with a collate that stacks the videos' views (the default pads text-like keys)."""
+        from torch.utils.data import DataLoader
+        from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
+
+        if isinstance(inputs, Sized):
+            dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
+        else:
+            num_workers = min(num_workers, 1)  # an iterable input is read by one worker at most
+            dataset = PipelineIterator(inputs, self.preprocess, preprocess_params)
+        loader = DataLoader(dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_stack_views)
+        model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
+        return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
 
     @torch.no_grad()
     def _view_logits(self, pixel_values_videos: torch.Tensor, labels: tuple[str, ...], templates: tuple[str, ...]
@@ -111,6 +130,11 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         if len(self._label_cache) > _CACHE_SIZE:
             self._label_cache.popitem(last=False)
         return embeds
+
+
+def _stack_views(items: list[dict]) -> dict:
+    """Collate preprocessed videos: their views concatenated, (sum of V, T, 3, S, S)."""
+    return {"pixel_values_videos": torch.cat([item["pixel_values_videos"] for item in items], dim=0)}
 
 
 def _as_video_model(model, processor) -> VideoClipModel:
