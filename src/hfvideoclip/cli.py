@@ -11,13 +11,13 @@ from pathlib import Path
 
 def _expand_videos(inputs: list[str]) -> list[str]:
     """Files as given; a folder contributes its video files (at any depth, sorted)."""
-    from .data.check import VIDEO_SUFFIXES
+    from .data.own_data import VIDEO_EXTENSIONS
 
     videos = []
     for item in inputs:
         if os.path.isdir(item):
             videos.extend(str(p) for p in sorted(Path(item).rglob("*"))
-                          if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+                          if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
         else:
             videos.append(item)
     return videos

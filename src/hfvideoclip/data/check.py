@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import VideoDecodingError
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif", ".flv", ".wmv",
-                  ".3gp", ".ts", ".dv")
+from .own_data import VIDEO_EXTENSIONS
 
 
 @dataclass
@@ -55,7 +53,7 @@ def list_videos(source: str | os.PathLike) -> list[tuple[str, str]]:
     if source.is_dir():
         pairs = []
         for path in sorted(source.rglob("*")):
-            if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+            if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
                 label = path.parent.name if path.parent != source else ""
                 pairs.append((str(path), label))
         return pairs

@@ -48,7 +48,7 @@ from .protocols import ProtocolData, ProtocolSplit, load_protocol
 logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov", ".gif", ".mpg", ".mpeg", ".wmv", ".flv",
-                    ".ogv", ".3gp", ".ts")
+                    ".ogv", ".3gp", ".ts", ".dv")
 VALIDATION_SPLIT_NAMES = ("validation", "valid", "val", "test")
 SOURCE_FLAGS = ("dataset_name", "train_dir", "validation_dir", "train_file", "validation_file")
 """The flags that select own data; any of them given makes `resolve_data` ignore the protocol."""

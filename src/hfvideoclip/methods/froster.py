@@ -99,7 +99,8 @@ class FrosterObjective(CrossEntropyObjective):
           `mean(1 - cos(P_t(student class texts), teacher class texts))` per class, the teacher the frozen CLIP
           (frame-wise) on the same prompts; total `CE + beta * (vision + text)`.
         """
-        ids, mask = self.class_texts.sample(self.generator(1), with_bare=True)  # (C, 2, L)
+        index = self.class_texts.sample_index(self.generator(1))
+        ids, mask = self.class_texts.prompts(index, with_bare=True)  # (C, 2, L)
         video, frames = self.student.get_video_features(pixel_values_videos=pixel_values_videos,
                                                         return_frame_embeds=True)
         text = self.student.get_class_embeddings(input_ids=ids, attention_mask=mask)
@@ -107,7 +108,7 @@ class FrosterObjective(CrossEntropyObjective):
         teacher = self.frozen_teacher.to(pixel_values_videos.device)
         with torch.no_grad():
             teacher_frames = F.normalize(teacher.get_frame_features(pixel_values_videos).float(), dim=-1)
-            teacher_text = teacher.get_class_embeddings(input_ids=ids, attention_mask=mask)
+            teacher_text = self._teacher_class_embeddings(teacher, index, ids, mask)
         student_frames = frames if frames is not None else video.unsqueeze(1)
         if student_frames.shape[1] != teacher_frames.shape[1]:  # viclip student: one token per video
             teacher_frames = F.normalize(teacher_frames.mean(dim=1, keepdim=True), dim=-1)
@@ -116,6 +117,15 @@ class FrosterObjective(CrossEntropyObjective):
         loss = ce + self.config.distillation_weight * terms["total"]
         return {"loss": loss, "ce": ce.detach(), "distill_vision": terms["vision"].detach(),
                 "distill_text": terms["text"].detach()}
+
+    def _teacher_class_embeddings(self, teacher, index: int, ids, mask) -> torch.Tensor:
+        """The frozen teacher's (C, D) class texts for template `index`: computed once per template and device (the
+        teacher never changes; at most K of them are kept)."""
+        cache = self.__dict__.setdefault("_teacher_text_cache", {})
+        key = (index, ids.device)
+        if key not in cache:
+            cache[key] = teacher.get_class_embeddings(input_ids=ids, attention_mask=mask)
+        return cache[key]
 
     def callbacks(self):
         from ..training.callbacks import EpochAveragingCallback

@@ -44,10 +44,17 @@ class ClassTexts(nn.Module):
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def sample_index(self, generator: torch.Generator) -> int:
+        """One random template index for all classes (as FROSTER's code draws it each step)."""
+        return int(torch.randint(len(self.templates), (), generator=generator))
+
     def sample(self, generator: torch.Generator, with_bare: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """One random template index for all classes (as FROSTER's code draws it each step): ids and mask (C, L),
-        or (C, 2, L) with the bare prompt as the second prompt of every class (`with_bare`)."""
-        index = int(torch.randint(len(self.templates), (), generator=generator))
+        """The prompts of one random template index (`sample_index`): ids and mask (C, L), or (C, 2, L) with the bare
+        prompt as the second prompt of every class (`with_bare`)."""
+        return self.prompts(self.sample_index(generator), with_bare)
+
+    def prompts(self, index: int, with_bare: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Template `index` for every class: ids and mask (C, L), or (C, 2, L) with the bare prompt (`with_bare`)."""
         ids, mask = self.input_ids[:, index], self.attention_mask[:, index]
         if with_bare:
             ids = torch.stack([ids, self.bare_input_ids], dim=1)
