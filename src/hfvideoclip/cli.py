@@ -23,13 +23,21 @@ def _expand_videos(inputs: list[str]) -> list[str]:
     return videos
 
 
+_DTYPES = {"auto": "auto", "float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+
+
 def _predict(args: argparse.Namespace) -> int:
     """Classify every video; a video that cannot be decoded is listed with its cause and the others still get
-    their results. Exit code 0 when every video was classified, 1 when some were not."""
+    their results. Exit code 0 when every video was classified, 1 when some were not.
+
+    Videos are decoded in `--num_workers` DataLoader workers (default: the cores this process may use) through the
+    pipeline's own batching; a chunk holding a bad file is redone one video at a time to name it."""
+    import torch
     from transformers import pipeline
 
     import hfvideoclip  # noqa: F401  (registers the pipeline task)
 
+    from .data.workers import resolve_num_workers
     from .errors import VideoDecodingError
 
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
@@ -38,19 +46,25 @@ def _predict(args: argparse.Namespace) -> int:
     if not videos:
         print("error: no video files found in the given paths", file=sys.stderr)
         return 2
-    clf = pipeline("zero-shot-video-classification", model=args.model, device=args.device)
+    num_workers = resolve_num_workers(args.num_workers, len(videos))
+    dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
+    clf = pipeline("zero-shot-video-classification", model=args.model, device=args.device, dtype=dtype)
     options = dict(candidate_labels=labels, hypothesis_template=templates, num_clips=args.num_clips,
                    num_crops=args.num_crops, batch_size=args.batch_size, top_k=args.top_k)
     results: dict[str, list] = {}
     failed: dict[str, str] = {}
-    for start in range(0, len(videos), args.batch_size):
-        chunk = videos[start:start + args.batch_size]
+    # Chunks of several batches per worker keep the workers busy; one bad file costs only its chunk a redo.
+    chunk_size = args.batch_size * max(num_workers, 1) * 4
+    for start in range(0, len(videos), chunk_size):
+        chunk = videos[start:start + chunk_size]
         try:
-            results.update(zip(chunk, clf(chunk, **options)))
-        except VideoDecodingError:
+            results.update(zip(chunk, clf(chunk, num_workers=num_workers, **options)))
+        except Exception as error:  # a worker's VideoDecodingError may come back re-wrapped by the DataLoader
+            if not _is_decoding_error(error, VideoDecodingError):
+                raise
             for video in chunk:  # find the bad ones; keep the good ones' results
                 try:
-                    results[video] = clf([video], **options)[0]
+                    results[video] = clf([video], num_workers=0, **options)[0]
                 except VideoDecodingError as error:
                     failed[video] = str(error).splitlines()[0]
     if args.output == "json":
@@ -67,6 +81,15 @@ def _predict(args: argparse.Namespace) -> int:
             for video, cause in failed.items():
                 print(f"  {video}: {cause}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _is_decoding_error(error: BaseException, kind: type) -> bool:
+    """Whether `error` is (or was raised from, or reports from a DataLoader worker) a `VideoDecodingError`."""
+    while error is not None:
+        if isinstance(error, kind) or kind.__name__ in str(error).split("\n", 1)[0]:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -119,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--num_clips", type=int, default=1)
     predict.add_argument("--num_crops", type=int, default=1)
     predict.add_argument("--batch_size", type=int, default=8)
-    predict.add_argument("--device", default="cpu")
+    predict.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    predict.add_argument("--num_workers", type=int, default=-1,
+                         help="DataLoader workers decoding videos (-1: the cores this process may use, at most 8)")
+    predict.add_argument("--dtype", default="auto", choices=sorted(_DTYPES),
+                         help="model weights' dtype: auto (as saved), float32, bfloat16, float16 (GPU)")
     predict.add_argument("--output", default="text", choices=["text", "json"], help="text table or JSON")
     predict.set_defaults(func=_predict)
 

@@ -3,6 +3,7 @@ keeps training batches full and counts it in the results; `hfvideoclip data chec
 `hfvideoclip predict` classifies the good files and lists the bad ones."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -118,3 +119,42 @@ def test_predict_classifies_the_good_files_and_lists_the_bad(clip_dir, dataset, 
     report = json.loads(capsys.readouterr().out)
     assert set(report["results"]) == {good, dataset["video"][1]} and list(report["failed"]) == [bad_files["text"]]
     assert torch.tensor([item["score"] for item in report["results"][good]]).sum().item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("num_workers", ["0", "2"])
+def test_predict_with_workers_and_bfloat16_names_the_bad_file_and_scores_the_rest(
+        clip_dir, dataset, bad_files, tmp_path, capsys, num_workers):
+    """The bad file sits inside a chunk decoded by workers: the chunk is redone one by one, the good files keep
+    their results (the same with 0 and 2 workers), and --dtype bfloat16 scores with bfloat16 weights."""
+    from hfvideoclip import VideoClipModel, VideoClipProcessor
+
+    model_dir = tmp_path / "model"
+    VideoClipModel.from_clip(clip_dir, num_frames=4).save_pretrained(model_dir)
+    VideoClipProcessor.from_pretrained(clip_dir).save_pretrained(model_dir)
+    videos = [dataset["video"][0], bad_files["text"], dataset["video"][1], dataset["video"][2]]
+    reports = {}
+    for dtype in ("float32", "bfloat16"):
+        code = cli_main(["predict", *videos, "--model", str(model_dir), "--labels", "red circle,blue square",
+                         "--batch_size", "2", "--num_workers", num_workers, "--dtype", dtype, "--output", "json"])
+        assert code == 1
+        reports[dtype] = json.loads(capsys.readouterr().out)
+        assert list(reports[dtype]["failed"]) == [bad_files["text"]]
+        assert set(reports[dtype]["results"]) == set(videos) - {bad_files["text"]}
+    for video, ranked in reports["float32"]["results"].items():
+        in_bf16 = {item["label"]: item["score"] for item in reports["bfloat16"]["results"][video]}
+        for item in ranked:  # bfloat16 has an 8-bit mantissa: close, not equal
+            assert in_bf16[item["label"]] == pytest.approx(item["score"], abs=0.05)
+
+
+def test_a_decoding_error_raised_in_a_dataloader_worker_keeps_its_one_line_message(bad_files):
+    from torch.utils.data import DataLoader
+
+    from hfvideoclip.data.decoding import decode_video
+    from hfvideoclip.errors import VideoDecodingError
+
+    loader = DataLoader([bad_files["text"]], num_workers=1, collate_fn=lambda paths: decode_video(paths[0], 4))
+    with pytest.raises(VideoDecodingError) as caught:
+        next(iter(loader))
+    first_line = str(caught.value).splitlines()[0]
+    assert os.path.basename(bad_files["text"]) in first_line and "Caught" not in first_line
+    assert "DataLoader worker process 0" in caught.value.worker_traceback

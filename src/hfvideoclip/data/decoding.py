@@ -63,6 +63,7 @@ import torch.utils.data
 
 from ..errors import VideoDecodingError
 from .sampling import segment_frame_indices
+from .workers import usable_cores
 
 VideoSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, Mapping[str, Any]]
 """A path, the file's bytes, a binary file object, or a ``datasets.Video(decode=False)`` value
@@ -705,13 +706,6 @@ class _Decoder:
         return out, count
 
 
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def _configure_threads(stream, runs: list[_Run] | None) -> None:
     """Frame threading for long forward runs (``runs=None``: one pass over the whole file), when cores are idle.
 
@@ -726,7 +720,7 @@ def _configure_threads(stream, runs: list[_Run] | None) -> None:
         if decoded / max(len(runs), 1) < _MIN_THREADED_RUN:
             return
     try:
-        busy = os.getloadavg()[0] >= _usable_cores() - 0.5
+        busy = os.getloadavg()[0] >= usable_cores() - 0.5
     except OSError:
         busy = False
     if not busy:

@@ -30,7 +30,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..data.collator import VideoClipCollator
-from ..text.class_embeddings import _model_device, class_text_embeddings
+from ..data.workers import resolve_num_workers
+from ..text.class_embeddings import _model_device, class_bank
 from ..text.templates import KINETICS_TEMPLATES
 from .metrics import harmonic_mean, mean_std, per_class_accuracy, topk_accuracy
 
@@ -234,7 +235,7 @@ def _with_num_frames(processor, num_frames: int | None):
 def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | str = KINETICS_TEMPLATES,
                      num_clips: int = 1, num_crops: int = 1, batch_size: int = 8, num_frames: int | None = None,
                      progress: bool = True, device: torch.device | str | None = None,
-                     text_embeds: torch.Tensor | None = None, num_workers: int = 0, keep_examples: int = 4,
+                     text_embeds: torch.Tensor | None = None, num_workers: int | None = 0, keep_examples: int = 4,
                      desc: str | None = None, metric_columns: Sequence[str] = (), group_column: str | None = None,
                      distributed: bool | None = None, bad_video: str = "raise") -> EvalOutput:
     """Score every video of `dataset` against the dataset's vocabulary.
@@ -253,7 +254,8 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         progress: show a tqdm bar counting videos.
         device: where the model runs (default: the model's device).
         text_embeds: precomputed L2-normalised class embeddings (num_classes, D) to skip the text tower.
-        num_workers: DataLoader workers that decode and preprocess batches (0: in the main process).
+        num_workers: DataLoader workers that decode and preprocess batches (0: in the main process; None: the
+            cores this process may use, `hfvideoclip.data.workers.default_num_workers`).
         keep_examples: how many misclassified videos to keep for plots (one per true class first).
         desc: label of the progress bar.
         metric_columns: metadata columns giving ``<column>_top1`` (`EvalOutput.attributes`), where present.
@@ -277,8 +279,11 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         if tokenizer is None:
             raise ValueError("The processor has no `tokenizer` to embed the class names; pass `text_embeds` or a "
                              "processor with a tokenizer.")
-        text_embeds = class_text_embeddings(model, tokenizer, class_names, templates, device=device)
-    text_embeds = F.normalize(text_embeds.detach().float().to(device), dim=-1)
+        text_embeds = class_bank(model, tokenizer, class_names, templates, device=device)
+    if isinstance(text_embeds, torch.Tensor):
+        text_embeds = F.normalize(text_embeds.detach().float().to(device), dim=-1)
+    else:  # a descriptor bank (OST head): unit-norm already
+        text_embeds = text_embeds.detach().float().to(device)
     if text_embeds.shape[0] != len(class_names):
         raise ValueError(f"text_embeds has {text_embeds.shape[0]} rows but the dataset vocabulary has "
                          f"{len(class_names)} classes.")
@@ -302,6 +307,7 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
     # The one collator of training and evaluation, in its deterministic mode (segment centres, centre/3 crops).
     collator = VideoClipCollator(processor, num_clips=num_clips, num_crops=num_crops, return_paths=True,
                                  bad_video=bad_video)
+    num_workers = resolve_num_workers(num_workers, math.ceil(len(rows) / max(batch_size, 1)))
     loader = DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collator)
 
     kept_rows: list[int] = []  # indices (in the dataset) of the videos scored; skipped ones are left out
@@ -438,7 +444,7 @@ def plot_file_name(split_name: str) -> str:
 def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path | None = None, model_name: str = "",
                       templates: Sequence[str] | str = KINETICS_TEMPLATES, num_clips: int = 1, num_crops: int = 1,
                       batch_size: int = 8, num_frames: int | None = None, progress: bool = True, plot: bool = True,
-                      device: torch.device | str | None = None, num_workers: int = 0,
+                      device: torch.device | str | None = None, num_workers: int | None = 0,
                       distributed: bool | None = None, bad_video: str = "raise") -> dict:
     """Evaluate every split of a protocol and return the results dict (design.md section 2):
 
@@ -482,7 +488,7 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
                 tokenizer = getattr(processor, "tokenizer", None)
                 if tokenizer is None:
                     raise ValueError("The processor has no `tokenizer` to embed the class names.")
-                text_cache[vocabulary] = class_text_embeddings(model, tokenizer, vocabulary, templates, device=device)
+                text_cache[vocabulary] = class_bank(model, tokenizer, vocabulary, templates, device=device)
             outputs[set_name] = evaluate_dataset(
                 model, processor, dataset, templates=templates, num_clips=num_clips, num_crops=num_crops,
                 batch_size=batch_size, num_frames=num_frames, progress=progress, device=device,

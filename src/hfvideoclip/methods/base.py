@@ -134,6 +134,9 @@ class Objective(nn.Module):
         """The model to save, given the plain `VideoClipModel` (adaptations already merged). Default: unchanged."""
         return student
 
+    def save_extras(self, output_dir: str) -> None:
+        """Files the exported model needs besides its weights (OST: its descriptors). Default: none."""
+
     # ------------------------------------------------------------------ shared helpers
     @property
     def projection_dim(self) -> int:
@@ -178,8 +181,16 @@ class Objective(nn.Module):
                                         every_n_layers: int = 1, offload: bool = False) -> None:
         """Called by the Trainer for `--gradient_checkpointing`: checkpoints the student's encoder layers."""
         kwargs = {"use_reentrant": False, **(activation_checkpointing_kwargs or {})}
-        base_model(self.student).activation_checkpointing_enable(
-            activation_checkpointing_kwargs=kwargs, every_n_layers=every_n_layers, offload=offload)
+        model = base_model(self.student)
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs,
+                                                  every_n_layers=every_n_layers, offload=offload)
+        else:  # transformers < 5.23 names it gradient checkpointing (every layer, no offload)
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
+        """What the Trainer of transformers < 5.23 calls for `--gradient_checkpointing`."""
+        self.activation_checkpointing_enable(gradient_checkpointing_kwargs)
 
 
 __all__ = ["MethodConfig", "Objective", "ObjectiveContext", "base_model", "step_generator", "text_tower_trains"]

@@ -43,6 +43,9 @@ class VideoClipTrainingArguments(TrainingArguments):
     grayscale_probability: float = field(default=0.2, metadata={"help": "Random grayscale probability (--augment)."})
     color_jitter_probability: float = field(default=0.0, metadata={
         "help": "Colour jitter probability (--augment; MSTA: 0.8)."})
+    dataloader_num_workers: int = field(default=0, metadata={
+        "help": "DataLoader workers decoding videos; -1: the cores this process may use, at most 8 "
+                "(hfvideoclip.data.workers.default_num_workers); 0 (default): decode in the training process."})
     bad_video: str = field(default="raise", metadata={
         "help": "A video that cannot be decoded: 'raise' stops with its path and cause; 'skip' logs it once, keeps "
                 "the batch size (a decoded video of the batch is repeated), and the run's results count them."})
@@ -50,8 +53,22 @@ class VideoClipTrainingArguments(TrainingArguments):
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (adaptation=lora)."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (adaptation=lora)."})
     lora_target_modules: str = field(default="q_proj,v_proj", metadata={"help": "Comma-separated module names."})
+    # ------------------------------------------------------------------ MSTA / AdaptFormer-style adapters
+    msta_dim: int = field(default=256, metadata={
+        "help": "Adapter bottleneck width (adaptation=msta|adapter; MSTA Table 1: 256 base-to-novel, 128 few-shot)."})
+    msta_start_layer: int = field(default=1, metadata={
+        "help": "First adapted block, 1-based (MSTA Table 1: 1 zero-shot / base-to-novel, 8 few-shot)."})
+    msta_end_layer: int | None = field(default=None, metadata={"help": "Last adapted block, 1-based; default: the last."})
+    msta_scale: float = field(default=0.005, metadata={
+        "help": "Adapter scale lambda (MSTA Eq. 8; Table 6c: 0.005)."})
+    msta_dropout: float = field(default=0.1, metadata={"help": "Dropout inside the adapters (MSTA Table 1: 0.1)."})
+    msta_towers: str = field(default="both", metadata={
+        "help": "Adapted towers: both, vision, text (MSTA Tab. 6a 'only V' / 'only L')."})
 
     def __post_init__(self):
+        from ..data.workers import resolve_num_workers
+
+        self.dataloader_num_workers = resolve_num_workers(self.dataloader_num_workers)
         super().__post_init__()
         from ..adapters import get_adaptation
         from ..methods import get_method
@@ -67,5 +84,7 @@ class VideoClipTrainingArguments(TrainingArguments):
         for name in ("grayscale_probability", "color_jitter_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"--{name} must lie in [0, 1], got {getattr(self, name)}.")
+        if self.msta_towers not in ("both", "vision", "text"):
+            raise ValueError(f"--msta_towers must be 'both', 'vision' or 'text', got {self.msta_towers!r}.")
         if self.patch_alpha is not None and not 0.0 <= self.patch_alpha <= 1.0:
             raise ValueError(f"--patch_alpha must lie in [0, 1], got {self.patch_alpha}.")
