@@ -23,6 +23,11 @@ class Adaptation:
         """A plain `VideoClipModel` holding what was trained (never modifies `model`: training may go on)."""
         return model
 
+    def save(self, exported: nn.Module, output_dir: str, trained: nn.Module | None = None) -> None:
+        """Write the exported model to `output_dir` so that `load_video_clip_model(output_dir)` gives it back;
+        `trained` is the model as trained (e.g. a `PeftModel`), for strategies that also save their adapter alone."""
+        exported.save_pretrained(output_dir)
+
 
 _ADAPTATIONS: dict[str, type[Adaptation]] = {}
 

@@ -1,8 +1,11 @@
-"""`lora`: low-rank adapters through `peft` on the named linear layers (`--lora_target_modules`), merged at export."""
+"""`lora`: low-rank adapters through `peft` on the named linear layers (`--lora_target_modules`), merged at export;
+the adapter alone is also saved in `<output_dir>/adapter/` (peft's own format, loadable with
+`PeftModel.from_pretrained(base_model, "<output_dir>/adapter")`)."""
 
 from __future__ import annotations
 
 import copy
+import os
 
 from .base import Adaptation, register_adaptation
 
@@ -23,3 +26,12 @@ class LoraAdaptation(Adaptation):
 
     def export(self, model):
         return copy.deepcopy(model).merge_and_unload() if hasattr(model, "merge_and_unload") else model
+
+    def save(self, exported, output_dir, trained=None):
+        exported.save_pretrained(output_dir)
+        if trained is not None and hasattr(trained, "peft_config"):
+            trained.save_pretrained(os.path.join(output_dir, ADAPTER_SUBFOLDER))
+
+
+ADAPTER_SUBFOLDER = "adapter"
+"""Where the LoRA adapter alone is written next to the merged model (the merged model is what loads by default)."""

@@ -29,7 +29,8 @@ def load_video_clip_model(name_or_path, temporal_mode: str | None = None, num_fr
                           require_temporal_mode: bool = False) -> VideoClipModel:
     """A `VideoClipModel` from a VideoClip checkpoint, or from a CLIP one wrapped with `temporal_mode` (default
     `mean`) and `num_frames` (default 8). With `require_temporal_mode`, a VideoClip checkpoint of another temporal
-    mode is an error (training a method on a backbone it was not asked for); otherwise its own mode is kept."""
+    mode is an error (training a method on a backbone it was not asked for); otherwise its own mode is kept.
+    A folder exported by an `msta` / `adapter` run comes back with its adapter (an `MstaModel`, frozen)."""
     name_or_path = str(name_or_path)
     model_type = checkpoint_model_type(name_or_path)
     if model_type == "clip":
@@ -39,6 +40,10 @@ def load_video_clip_model(name_or_path, temporal_mode: str | None = None, num_fr
         raise ValueError(f"--model {name_or_path!r} is a {model_type!r} checkpoint; hfvideoclip loads CLIP "
                          "(model_type 'clip') and VideoClip ('video_clip') checkpoints.")
     model = VideoClipModel.from_pretrained(name_or_path)
+    if os.path.isdir(name_or_path):  # an exported msta / adapter run: base weights + `msta/` adapter
+        from ..adapters.bottleneck import load_saved_adapter
+
+        model = load_saved_adapter(model, name_or_path)
     if require_temporal_mode and temporal_mode and temporal_mode != model.config.temporal_mode:
         raise ValueError(f"{name_or_path} is a {model.config.temporal_mode!r} VideoClipModel; --temporal_mode "
                          f"{temporal_mode} applies only when starting from a CLIP checkpoint.")

@@ -9,6 +9,7 @@ Label embeddings (prompt-template ensembles) are computed once per (labels, temp
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Sequence, Sized
 
@@ -17,7 +18,7 @@ from transformers import Pipeline
 
 from ..models.video_clip.modeling_video_clip import VideoClipModel
 from ..models.video_clip.processing_video_clip import VideoClipProcessor
-from ..text.class_embeddings import class_text_embeddings
+from ..text.class_embeddings import class_bank
 from ..text.templates import KINETICS_TEMPLATES
 
 _CACHE_SIZE = 8
@@ -46,6 +47,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             self.processor = VideoClipProcessor.from_pretrained(self.model.name_or_path)
         if not hasattr(self.model, "compute_logits"):
             self.model = _as_video_model(self.model, self.processor)
+        if os.path.isdir(str(getattr(self.model, "name_or_path", ""))):  # an exported msta / adapter run
+            from ..adapters.bottleneck import load_saved_adapter
+
+            self.model = load_saved_adapter(self.model, self.model.name_or_path)
         tokenizer = self.processor.tokenizer
         max_positions = self.model.config.text_config.max_position_embeddings
         if tokenizer is not None and tokenizer.model_max_length > max_positions:
@@ -58,14 +63,16 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     # Pipeline.__call__ drives these: batching (`batch_size`), decoding in DataLoader workers (`num_workers`),
     # lists, generators and `KeyDataset` inputs.
     def _sanitize_parameters(self, candidate_labels=None, hypothesis_template=None, num_clips=None, num_crops=None,
-                             top_k=None, **kwargs):
+                             top_k=None, descriptors=None, **kwargs):
         if kwargs:
             raise TypeError(f"zero-shot-video-classification got unexpected arguments {sorted(kwargs)}; it takes "
-                            "candidate_labels, hypothesis_template, num_clips, num_crops, top_k, batch_size and "
-                            "num_workers.")
+                            "candidate_labels, hypothesis_template, descriptors, num_clips, num_crops, top_k, "
+                            "batch_size and num_workers.")
         preprocess = {k: v for k, v in (("num_clips", num_clips), ("num_crops", num_crops)) if v is not None}
         forward = {k: v for k, v in (("candidate_labels", candidate_labels),
                                      ("hypothesis_template", hypothesis_template)) if v is not None}
+        if descriptors is not None:
+            forward["descriptors"] = _descriptor_key(descriptors)
         if num_clips is not None or num_crops is not None:
             forward["num_views"] = (num_clips or 1) * (num_crops or 1)
         post = {k: v for k, v in (("top_k", top_k), ("candidate_labels", candidate_labels)) if v is not None}
@@ -76,10 +83,12 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         pixels = self.processor.video_processor([video], num_clips=num_clips, num_crops=num_crops)
         return {"pixel_values_videos": pixels}
 
-    def _forward(self, model_inputs, candidate_labels=None, hypothesis_template=None, num_views: int = 1):
+    def _forward(self, model_inputs, candidate_labels=None, hypothesis_template=None, num_views: int = 1,
+                 descriptors=None):
         """A batch of B videos' views (B * V, T, 3, S, S) -> view-averaged logits (B, num_labels)."""
         labels = _check_labels(candidate_labels)
-        logits = self._view_logits(model_inputs["pixel_values_videos"], labels, _templates(hypothesis_template))
+        logits = self._view_logits(model_inputs["pixel_values_videos"], labels, _templates(hypothesis_template),
+                                   descriptors)
         return {"logits": logits.view(-1, num_views, len(labels)).mean(dim=1)}
 
     def postprocess(self, model_outputs, top_k=None, candidate_labels=None):
@@ -109,27 +118,47 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
 
     @torch.no_grad()
-    def _view_logits(self, pixel_values_videos: torch.Tensor, labels: tuple[str, ...], templates: tuple[str, ...]
-                     ) -> torch.Tensor:
+    def _view_logits(self, pixel_values_videos: torch.Tensor, labels: tuple[str, ...], templates: tuple[str, ...],
+                     descriptors=None) -> torch.Tensor:
         """(views, T, 3, S, S) -> logits (views, num_labels) from the model's scoring head (`compute_logits`)."""
-        text = self.label_embeddings(labels, templates)
+        text = self.label_embeddings(labels, templates, descriptors)
         pixels = pixel_values_videos.to(device=self.model.device, dtype=self.model.dtype)
         video, frames = self.model.get_video_features(pixel_values_videos=pixels, return_frame_embeds=True)
         return self.model.compute_logits(video, text, frame_embeds=frames).float()
 
-    def label_embeddings(self, labels: tuple[str, ...], templates: tuple[str, ...]) -> torch.Tensor:
-        """L2-normalised template-ensemble embeddings (num_labels, D) from `model.get_class_embeddings`, cached per
-        (labels, templates)."""
-        key = (labels, templates)
+    def label_embeddings(self, labels: tuple[str, ...], templates: tuple[str, ...], descriptors=None):
+        """The labels' class bank for the model's head, cached per (labels, templates, descriptors): L2-normalised
+        template-ensemble embeddings (num_labels, D) for the cosine head; for the `"optimal_descriptor"` head (OST)
+        a `VideoClipDescriptorBank` of the labels' descriptors (`descriptors`, else the model folder's
+        `descriptors.json`, else the template fallback)."""
+        key = (labels, templates, descriptors)
         if key in self._label_cache:
             self._label_cache.move_to_end(key)
             return self._label_cache[key]
-        embeds = class_text_embeddings(self.model, self.processor.tokenizer, list(labels), list(templates),
-                                       device=self.model.device).float()
+        table = None if descriptors is None else {name: {"spatial": list(s), "temporal": list(t)}
+                                                  for name, s, t in descriptors}
+        embeds = class_bank(self.model, self.processor.tokenizer, list(labels), list(templates),
+                            device=self.model.device, descriptors=table).float()
         self._label_cache[key] = embeds
         if len(self._label_cache) > _CACHE_SIZE:
             self._label_cache.popitem(last=False)
         return embeds
+
+
+def _descriptor_key(descriptors) -> tuple:
+    """`descriptors` (a `{label: {"spatial": [...], "temporal": [...]}}` mapping or the path of such a JSON file,
+    e.g. a model folder's `descriptors.json`) as a hashable key for the embedding cache."""
+    from ..text.descriptor_table import DESCRIPTOR_TABLE_FILE, read_descriptor_table
+
+    if isinstance(descriptors, (str, os.PathLike)):
+        path = str(descriptors)
+        descriptors = read_descriptor_table(os.path.join(path, DESCRIPTOR_TABLE_FILE) if os.path.isdir(path) else path)
+    try:
+        return tuple((str(name), tuple(entry["spatial"]), tuple(entry["temporal"]))
+                     for name, entry in sorted(descriptors.items()))
+    except (AttributeError, KeyError, TypeError):
+        raise ValueError('descriptors must map each label to {"spatial": [...], "temporal": [...]} (or be the path '
+                         "of such a JSON file).") from None
 
 
 def _stack_views(items: list[dict]) -> dict:

@@ -89,4 +89,35 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
     return torch.cat(chunks)
 
 
-__all__ = ["class_text_embeddings"]
+def uses_descriptors(model) -> bool:
+    """Whether `model` scores with the `"optimal_descriptor"` head (OST), whose class bank is descriptor sets."""
+    config = getattr(model, "config", None)
+    return getattr(config, "scoring_head", "cosine") == "optimal_descriptor"
+
+
+@torch.no_grad()
+def class_bank(model, tokenizer, class_names: Sequence[str], templates: Sequence[str] | str = KINETICS_TEMPLATES,
+               device: torch.device | str | None = None, descriptors=None, num_descriptors: int | None = None):
+    """The class bank of the model's scoring head for `class_names`: `class_text_embeddings` (C, D) for the cosine
+    head, a `VideoClipDescriptorBank` for the `"optimal_descriptor"` head.
+
+    Descriptors: `descriptors` (a `descriptor_table.DescriptorTable`, class name -> {"spatial", "temporal"}), else
+    the `descriptors.json` saved in the model's folder, else (per missing class) the template fallback.
+    """
+    if not uses_descriptors(model):
+        return class_text_embeddings(model, tokenizer, class_names, templates, device=device)
+    from ..models.video_clip.modeling_video_clip import VideoClipDescriptorBank
+    from .descriptor_table import descriptor_prompt_sets, load_descriptor_table, tokenize_prompt_sets
+
+    if descriptors is None:
+        descriptors = load_descriptor_table(getattr(model, "name_or_path", None))
+    device = torch.device(device) if device is not None else _model_device(model)
+    prompts = descriptor_prompt_sets(list(class_names), descriptors, num_descriptors)
+    embeds = {}
+    for kind, rows in prompts.items():
+        ids, mask = tokenize_prompt_sets(tokenizer, rows)
+        embeds[kind] = model.get_descriptor_embeddings(ids.to(device), mask.to(device)).float()
+    return VideoClipDescriptorBank(embeds["spatial"], embeds["temporal"])
+
+
+__all__ = ["class_bank", "class_text_embeddings", "uses_descriptors"]

@@ -23,6 +23,7 @@ class ClassTexts(nn.Module):
     def __init__(self, tokenizer, class_names: Sequence[str], templates: Sequence[str],
                  descriptions: Sequence[str] | None = None):
         super().__init__()
+        self.tokenizer = tokenizer  # methods with texts of their own (descriptors) tokenise them alike
         self.class_names = list(class_names)
         self.templates = list(templates)
         if descriptions is not None and len(descriptions) != len(self.class_names):

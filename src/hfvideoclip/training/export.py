@@ -41,7 +41,8 @@ class ModelExporter:
 
     def __call__(self, objective, output_dir: str) -> nn.Module:
         model = self.model(objective)
-        model.save_pretrained(output_dir)
+        self.adaptation.save(model, output_dir, trained=objective.student)
+        objective.save_extras(output_dir)
         self.processor.save_pretrained(output_dir)
         return model
 

@@ -231,18 +231,18 @@ def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, p
     from ..evaluation.harness import evaluate_protocol
     from ..evaluation.results import format_results_table
     from ..hub.model_card import write_model_card
-    from ..models.video_clip import VideoClipModel
+    from ..models.loading import load_video_clip_model
     from ..models.video_clip.processing_video_clip import VideoClipProcessor
     from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE
 
-    model = VideoClipModel.from_pretrained(args.output_dir).eval()
+    model = load_video_clip_model(args.output_dir).eval()
     processor = VideoClipProcessor.from_pretrained(args.output_dir)
     templates = KINETICS_TEMPLATES if script.eval_templates == "kinetics" else SINGLE_TEMPLATE
     results = evaluate_protocol(model, processor, protocol, output_dir=args.output_dir,
                                 model_name=f"{args.method}:{os.path.basename(str(model_path))}",
                                 templates=templates, num_clips=script.eval_num_clips,
                                 batch_size=args.per_device_eval_batch_size, progress=not args.disable_tqdm,
-                                bad_video=args.bad_video)
+                                bad_video=args.bad_video, num_workers=args.dataloader_num_workers)
     if is_main:
         write_model_card(args.output_dir, method=args.method, base_model=str(model_path), results=results,
                          training_args=args)

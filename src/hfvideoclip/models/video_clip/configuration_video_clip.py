@@ -9,7 +9,7 @@ from transformers import CLIPTextConfig, CLIPVisionConfig, PreTrainedConfig
 
 TEMPORAL_MODES = ("mean", "vclip", "viclip")
 VCLIP_EDGE_MODES = ("zero", "mask")
-SCORING_HEADS = ("cosine",)
+SCORING_HEADS = ("cosine", "optimal_descriptor")
 """Names accepted by `VideoClipConfig.scoring_head`; `modeling_video_clip.VIDEO_CLIP_SCORING_HEADS` maps each to its
 module (a test keeps the two in sync)."""
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -35,6 +35,9 @@ class VideoClipConfig(PreTrainedConfig):
     scoring_head (`str`, defaults to `"cosine"`): how `VideoClipModel.compute_logits` scores videos against classes.
         `"cosine"`: `exp(logit_scale) * cos(video, class)` against one embedding per class (the template
         ensemble of `get_class_embeddings`). Configs saved before this field existed load with `"cosine"`.
+        `"optimal_descriptor"` (OST): per-frame embeddings against each class's spatial and temporal descriptor
+        embeddings, mean-pooled score + Sinkhorn optimal-transport score (`optimal_transport.py`); its class bank
+        is a `VideoClipDescriptorBank` (`get_descriptor_embeddings`).
     image_mean, image_std (`list[float]`): normalisation used by the processor (CLIP's by default; ViCLIP uses
         ImageNet's).
     """

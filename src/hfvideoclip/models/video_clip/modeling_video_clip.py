@@ -16,7 +16,6 @@ its token sequence, so an adapter wrapping a layer can reshape patch tokens to t
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -35,6 +34,8 @@ from transformers.models.clip.modeling_clip import (
 from transformers.utils import ModelOutput
 
 from .configuration_video_clip import VideoClipConfig
+from .optimal_transport import optimal_descriptor_logits
+from .precision import autocast_off, full_precision, logit_scale_factor
 
 LOGIT_SCALE_MAX = 100.0
 """Upper bound of `exp(logit_scale)`, kept on the parameter after each optimizer step (`clamp_logit_scale_`), as
@@ -44,19 +45,6 @@ TOKEN_ORDERS = ("frame", "space_major")
 
 
 # ------------------------------------------------------------------------------------------------ scoring
-def _full_precision(x: torch.Tensor) -> torch.Tensor:
-    """float32 for float16/bfloat16 tensors (a mean of unit vectors and logits at scale 100 need more mantissa than
-    bfloat16's 8 bits); other dtypes unchanged."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-
-
-def _autocast_off(device: torch.device):
-    """Disable autocast (which would run the matmul in half precision again) for the scoring math."""
-    if device.type in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(device.type):
-        return torch.autocast(device_type=device.type, enabled=False)
-    return contextlib.nullcontext()
-
-
 def template_ensemble(prompt_embeds: torch.Tensor) -> torch.Tensor:
     """Class embeddings from K prompts per class (templates): L2-normalise each, average over K, renormalise.
 
@@ -75,22 +63,9 @@ def template_ensemble(prompt_embeds: torch.Tensor) -> torch.Tensor:
             f"template_ensemble: expected a (num_classes, num_prompts, dim) tensor, got shape "
             f"{tuple(prompt_embeds.shape)}; reshape the text features to (N, P, D) first."
         )
-    with _autocast_off(prompt_embeds.device):
-        unit = F.normalize(_full_precision(prompt_embeds), dim=-1)
+    with autocast_off(prompt_embeds.device):
+        unit = F.normalize(full_precision(prompt_embeds), dim=-1)
         return F.normalize(unit.mean(dim=1), dim=-1)
-
-
-def logit_scale_factor(logit_scale: torch.Tensor | float, dtype: torch.dtype = torch.float32
-                       ) -> torch.Tensor | float:
-    """`exp(logit_scale)`: a tensor (differentiable) for a tensor `logit_scale`, else a float. `logit_scale` is the
-    *log* of the scale, as `VideoClipModel.logit_scale` / `CLIPModel.logit_scale`.
-
-    No clamp inside the graph: a clamp at 100 there gives the scale a zero gradient at OpenAI CLIP's own value
-    (ln 100). As CLIP and open_clip, training bounds the parameter after each optimizer step instead
-    (`VideoClipModel.clamp_logit_scale_`)."""
-    if isinstance(logit_scale, torch.Tensor):
-        return logit_scale.to(dtype).exp()
-    return math.exp(float(logit_scale))
 
 
 def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
@@ -117,9 +92,9 @@ def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
             f"{tuple(class_embeds.shape)}. Reduce K prompts per class with `get_class_embeddings` / "
             "`template_ensemble` first."
         )
-    with _autocast_off(video_embeds.device):
-        video = _full_precision(video_embeds)
-        classes = _full_precision(class_embeds)
+    with autocast_off(video_embeds.device):
+        video = full_precision(video_embeds)
+        classes = full_precision(class_embeds)
         dtype = torch.promote_types(video.dtype, classes.dtype)
         video = F.normalize(video.to(dtype), dim=-1)
         classes = F.normalize(classes.to(dtype), dim=-1)
@@ -142,7 +117,76 @@ class VideoClipCosineHead(nn.Module):
         return scaled_cosine_logits(video_embeds, class_embeds, logit_scale)
 
 
-VIDEO_CLIP_SCORING_HEADS: dict[str, type[nn.Module]] = {"cosine": VideoClipCosineHead}
+@dataclass
+class VideoClipDescriptorBank:
+    """The class bank of the `"optimal_descriptor"` head: per class, the unit-norm embeddings of its spatial and
+    temporal descriptors (`get_descriptor_embeddings`).
+
+    Attributes:
+        spatial: `(C, N_s, D)`; temporal: `(C, N_t, D)`.
+    Indexing selects classes (`bank[[0, 2]]`, `bank[labels]`), as rows of a `(C, D)` cosine bank do.
+    """
+
+    spatial: torch.Tensor
+    temporal: torch.Tensor
+
+    def __post_init__(self):
+        if self.spatial.dim() != 3 or self.temporal.dim() != 3 or self.spatial.shape[0] != self.temporal.shape[0]:
+            raise ValueError(f"VideoClipDescriptorBank needs spatial (C, N_s, D) and temporal (C, N_t, D) with the same "
+                             f"C; got {tuple(self.spatial.shape)} and {tuple(self.temporal.shape)}.")
+
+    def __len__(self) -> int:
+        return self.spatial.shape[0]
+
+    @property
+    def shape(self) -> torch.Size:
+        """`(C, D)`: the shape of the cosine bank this bank stands in for."""
+        return torch.Size((self.spatial.shape[0], self.spatial.shape[-1]))
+
+    def __getitem__(self, index) -> VideoClipDescriptorBank:
+        return VideoClipDescriptorBank(self.spatial[index], self.temporal[index])
+
+    def to(self, *args, **kwargs) -> VideoClipDescriptorBank:
+        return VideoClipDescriptorBank(self.spatial.to(*args, **kwargs), self.temporal.to(*args, **kwargs))
+
+    def float(self) -> VideoClipDescriptorBank:
+        return self.to(torch.float32)
+
+    def detach(self) -> VideoClipDescriptorBank:
+        return VideoClipDescriptorBank(self.spatial.detach(), self.temporal.detach())
+
+
+class VideoClipOptimalDescriptorHead(nn.Module):
+    """Scoring head `"optimal_descriptor"` (OST, no parameters): frames against descriptor sets by optimal transport.
+
+    `logit = exp(logit_scale) * (0.5 (pool_s + OT_s) + 0.5 (pool_t + OT_t))` (`optimal_descriptor_logits`); needs
+    the per-frame embeddings `(B, T, D)` and a `VideoClipDescriptorBank`. Sinkhorn settings: OST's (epsilon 0.1,
+    up to 100 iterations, tolerance 1e-2), overridable by `config.sinkhorn_epsilon` / `sinkhorn_max_iter` /
+    `sinkhorn_tol` when present.
+    """
+
+    def __init__(self, config: VideoClipConfig | None = None):
+        super().__init__()
+        self.epsilon = getattr(config, "sinkhorn_epsilon", 0.1)
+        self.max_iter = getattr(config, "sinkhorn_max_iter", 100)
+        self.tol = getattr(config, "sinkhorn_tol", 1e-2)
+
+    def forward(self, video_embeds: torch.Tensor, class_embeds: VideoClipDescriptorBank,
+                logit_scale: torch.Tensor | float, frame_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        if not isinstance(class_embeds, VideoClipDescriptorBank):
+            raise TypeError(f"The 'optimal_descriptor' head scores against descriptor sets: pass a "
+                            f"VideoClipDescriptorBank (model.get_descriptor_embeddings, or "
+                            f"hfvideoclip.text.class_embeddings.class_bank with descriptors), not "
+                            f"{type(class_embeds).__name__}.")
+        if frame_embeds is None:
+            raise ValueError("The 'optimal_descriptor' head needs the per-frame embeddings: call "
+                             "get_video_features(..., return_frame_embeds=True) and pass frame_embeds=.")
+        return optimal_descriptor_logits(frame_embeds, class_embeds.spatial, class_embeds.temporal, logit_scale,
+                                         epsilon=self.epsilon, max_iter=self.max_iter, tol=self.tol)
+
+
+VIDEO_CLIP_SCORING_HEADS: dict[str, type[nn.Module]] = {"cosine": VideoClipCosineHead,
+                                                        "optimal_descriptor": VideoClipOptimalDescriptorHead}
 """`config.scoring_head` -> head class. A head is built as `cls(config)` and called as
 `head(video_embeds (B, D), class_bank, logit_scale, frame_embeds=(B, T, D) or None) -> (B, C)`. Keep the keys equal to
 `configuration_video_clip.SCORING_HEADS`."""
@@ -533,7 +577,8 @@ class VideoClipModel(VideoClipPreTrainedModel):
                           position_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Text embeddings, (num_texts, projection_dim), not normalised."""
         outputs = self.text_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
-        return self.text_projection(outputs.pooler_output)
+        # Some transformers releases (5.6) return the pooled text in float32 from a bfloat16 tower.
+        return self.text_projection(outputs.pooler_output.to(self.text_projection.weight.dtype))
 
     def get_class_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                              position_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -558,6 +603,23 @@ class VideoClipModel(VideoClipPreTrainedModel):
         features = self.get_text_features(flat(input_ids), flat(attention_mask), flat(position_ids))
         return template_ensemble(features.view(num_classes, num_prompts, -1))
 
+    def get_descriptor_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+                                  ) -> torch.Tensor:
+        """Unit-norm embeddings of each class's descriptor prompts, (num_classes, N, projection_dim): one row of a
+        `VideoClipDescriptorBank` (no averaging: the `"optimal_descriptor"` head matches them to frames).
+
+        `input_ids` (and `attention_mask`) of shape (C, N, L). float32 for half-precision models; differentiable.
+        """
+        if input_ids.dim() != 3:
+            raise ValueError(f"get_descriptor_embeddings expects input_ids of shape (num_classes, num_descriptors, "
+                             f"length), got {tuple(input_ids.shape)}.")
+        num_classes, num_descriptors, length = input_ids.shape
+        mask = attention_mask.reshape(-1, length) if attention_mask is not None else None
+        features = self.get_text_features(input_ids.reshape(-1, length), mask)
+        with autocast_off(features.device):
+            unit = F.normalize(full_precision(features), dim=-1)
+        return unit.view(num_classes, num_descriptors, -1)
+
     def compute_logits(self, video_embeds: torch.Tensor, class_embeds: torch.Tensor,
                        frame_embeds: torch.Tensor | None = None,
                        logit_scale: torch.Tensor | float | None = None) -> torch.Tensor:
@@ -566,7 +628,7 @@ class VideoClipModel(VideoClipPreTrainedModel):
         Args:
             video_embeds: (batch, projection_dim), any norm (`get_video_features`).
             class_embeds: the head's class bank; for `"cosine"` (num_classes, projection_dim), any norm
-                (`get_class_embeddings`).
+                (`get_class_embeddings`); for `"optimal_descriptor"` a `VideoClipDescriptorBank`.
             frame_embeds: (batch, T, projection_dim) per-frame embeddings (`get_video_features(...,
                 return_frame_embeds=True)`), for heads that score frames; ignored by `"cosine"`.
             logit_scale: log-scale to use instead of `self.logit_scale` (e.g. interpolated weights).
@@ -576,6 +638,15 @@ class VideoClipModel(VideoClipPreTrainedModel):
         """
         scale = self.logit_scale if logit_scale is None else logit_scale
         return self.scoring_head(video_embeds, class_embeds, scale, frame_embeds=frame_embeds)
+
+    def set_scoring_head(self, name: str) -> None:
+        """Switch `config.scoring_head` (saved with the model) and the head module, e.g. to `"optimal_descriptor"`
+        for OST. Heads have no parameters, so the weights are unchanged."""
+        if name not in VIDEO_CLIP_SCORING_HEADS:
+            raise ValueError(f"scoring_head {name!r} is not available; choose one of "
+                             f"{', '.join(VIDEO_CLIP_SCORING_HEADS)}.")
+        self.config.scoring_head = name
+        self.scoring_head = VIDEO_CLIP_SCORING_HEADS[name](self.config)
 
     @torch.no_grad()
     def clamp_logit_scale_(self, max_scale: float = LOGIT_SCALE_MAX) -> None:

@@ -1,0 +1,80 @@
+"""`msta` and `adapter`: bottleneck adapters in parallel to the towers' blocks (`hfvideoclip.adapters.msta`).
+
+- `msta` (MSTA, ETL4Video): vision and text adapters sharing one middle projection per block, plus a temporal 3D
+  convolution on the video side.
+- `adapter`: the AdaptFormer-style baseline MSTA Tab. 2 and FROSTER Tab. 3 compare against: the same tuner with the
+  shared projection and the temporal branch off (down, ReLU, dropout, up; MSTA Tab. 6a "w/o shared layers").
+
+Only the adapters train (`trains_model_weights = False`). They cannot be folded into the weights (ReLUs, a parallel
+branch, a convolution over time), so the export writes the base model in the output folder and the adapter in its
+`msta/` subfolder; `load_video_clip_model(folder)` puts them together again.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+from .base import Adaptation, register_adaptation
+
+MSTA_SUBFOLDER = "msta"
+"""Subfolder of an exported model holding its MSTA / adapter weights (`adapter_config.json`, `adapter_model.safetensors`).
+Not the folder itself: transformers reads an `adapter_config.json` at the top of a folder as a peft adapter."""
+
+
+@register_adaptation("msta")
+class MstaAdaptation(Adaptation):
+    name = "msta"
+    trains_model_weights = False
+    shared_projection = True
+    mid_projection = True
+    temporal = True
+
+    def config(self, args):
+        from .msta import MstaConfig
+
+        return MstaConfig(dim=args.msta_dim, start_layer=args.msta_start_layer, end_layer=args.msta_end_layer,
+                          scale=args.msta_scale, dropout=args.msta_dropout, towers=args.msta_towers,
+                          shared_projection=self.shared_projection, mid_projection=self.mid_projection,
+                          temporal=self.temporal)
+
+    def apply(self, model, args):
+        from .msta import get_msta_model
+
+        adapted = get_msta_model(model, self.config(args))
+        trainable, total = adapted.get_nb_trainable_parameters()
+        if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+            print(f"--adaptation {self.name}: {trainable:,} trainable parameters of {total:,} "
+                  f"({100 * trainable / total:.2f} %)")
+        return adapted
+
+    def export(self, model):
+        return copy.deepcopy(model)
+
+    def save(self, exported, output_dir, trained=None):
+        copy.deepcopy(exported).unload().save_pretrained(output_dir)
+        exported.save_pretrained(os.path.join(output_dir, MSTA_SUBFOLDER))
+
+
+@register_adaptation("adapter")
+class AdapterAdaptation(MstaAdaptation):
+    """AdaptFormer-style bottleneck adapters (no shared projection, no temporal branch)."""
+
+    name = "adapter"
+    shared_projection = False
+    mid_projection = False
+    temporal = False
+
+
+def load_saved_adapter(model, folder: str):
+    """`model` with the MSTA / adapter weights saved in `folder/msta` (an `MstaModel`, frozen, eval mode), or
+    `model` itself when the folder has none."""
+    from .msta import CONFIG_NAME, MstaModel
+
+    adapter_dir = os.path.join(str(folder), MSTA_SUBFOLDER)
+    if not os.path.isfile(os.path.join(adapter_dir, CONFIG_NAME)):
+        return model
+    return MstaModel.from_pretrained(model, adapter_dir)
+
+
+__all__ = ["MSTA_SUBFOLDER", "AdapterAdaptation", "MstaAdaptation", "load_saved_adapter"]

@@ -1,0 +1,118 @@
+"""Class descriptors by class name: what an OST model scores against, for any vocabulary.
+
+A trained OST model folder holds `descriptors.json`, `{"<class name>": {"spatial": [...], "temporal": [...]}}`, the
+descriptors of every class it was given (the files of `recipes/generate_descriptors.py` cover a whole protocol, base
+and novel classes). A class missing from the table gets the deterministic template fallback of
+`descriptor_generation.template_texts` (the toy world has no language model), with one warning naming the classes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .descriptors import (
+    DEFAULT_DESCRIPTORS_PER_CLASS,
+    ClassDescriptions,
+    descriptor_prompts,
+    load_descriptions,
+)
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTOR_TABLE_FILE = "descriptors.json"
+KINDS = ("spatial", "temporal")
+
+DescriptorTable = Mapping[str, Mapping[str, Sequence[str]]]
+"""class name -> {"spatial": [phrase, ...], "temporal": [step, ...]}."""
+
+
+def read_descriptor_files(spatial_file: str, temporal_file: str, class_names: Sequence[str],
+                          method: str = "ost") -> dict[str, dict[str, list[str]]]:
+    """A table from OST / ETL4Video index files (`{"<idx>": [texts]}`) whose indices follow `class_names`."""
+    table: dict[str, dict[str, list[str]]] = {name: {} for name in class_names}
+    for kind, path in (("spatial", spatial_file), ("temporal", temporal_file)):
+        loaded = load_descriptions(path, len(class_names), format=method, kind=kind, class_names=class_names)
+        for name, texts in zip(class_names, loaded.per_class):
+            table[name][kind] = list(texts)
+    return table
+
+
+def save_descriptor_table(folder: str | os.PathLike, table: DescriptorTable) -> Path:
+    path = Path(folder) / DESCRIPTOR_TABLE_FILE
+    path.write_text(json.dumps({name: {kind: list(entry[kind]) for kind in KINDS} for name, entry in table.items()},
+                               indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def load_descriptor_table(folder: str | os.PathLike | None) -> dict[str, dict[str, list[str]]] | None:
+    """The table saved in a model folder, or None when the folder has none (or is not a local folder)."""
+    if not folder or not os.path.isfile(os.path.join(str(folder), DESCRIPTOR_TABLE_FILE)):
+        return None
+    return read_descriptor_table(os.path.join(str(folder), DESCRIPTOR_TABLE_FILE))
+
+
+def read_descriptor_table(path: str | os.PathLike) -> dict[str, dict[str, list[str]]]:
+    """A `{"<class name>": {"spatial": [...], "temporal": [...]}}` JSON file; errors name the file and the class."""
+    if not os.path.isfile(str(path)):
+        raise FileNotFoundError(f"Descriptor table {str(path)!r} not found; pass a JSON file mapping each class name "
+                                'to {"spatial": [...], "temporal": [...]} (a trained OST folder\'s descriptors.json).')
+    try:
+        content = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); it should map class names to "
+                         '{"spatial": [...], "temporal": [...]}.') from None
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} holds a {type(content).__name__}; it should map class names to "
+                         '{"spatial": [...], "temporal": [...]}.')
+    for name, entry in content.items():
+        if not isinstance(entry, dict) or any(not isinstance(entry.get(kind), list) or not entry[kind]
+                                              for kind in KINDS):
+            raise ValueError(f"{path}: class {name!r} needs non-empty 'spatial' and 'temporal' lists; got {entry!r}.")
+    return content
+
+
+def descriptor_sets(class_names: Sequence[str], table: DescriptorTable | None, num_descriptors: int | None = None,
+                    method: str = "ost") -> dict[str, ClassDescriptions]:
+    """Per kind, the descriptors of `class_names` in that order: from `table`, else the template fallback."""
+    from .descriptor_generation import template_texts
+
+    count = num_descriptors or DEFAULT_DESCRIPTORS_PER_CLASS[method]
+    table = table or {}
+    missing = [name for name in class_names if name not in table]
+    if missing and table:
+        logger.warning("No descriptors for %d class(es) (%s%s); using the template fallback for them.", len(missing),
+                       ", ".join(missing[:5]), ", ..." if len(missing) > 5 else "")
+    sets = {}
+    for kind in KINDS:
+        per_class = [list(table[name][kind]) if name in table else template_texts(method, kind, name, count)
+                     for name in class_names]
+        sets[kind] = ClassDescriptions(per_class, format=method, kind=kind, class_names=list(class_names))
+    return sets
+
+
+def descriptor_prompt_sets(class_names: Sequence[str], table: DescriptorTable | None,
+                           num_descriptors: int | None = None) -> dict[str, list[list[str]]]:
+    """Per kind, the OST text-encoder prompts of every class (C lists of N prompts)."""
+    sets = descriptor_sets(class_names, table, num_descriptors)
+    return {kind: descriptor_prompts(sets[kind], list(class_names), kind) for kind in KINDS}
+
+
+def tokenize_prompt_sets(tokenizer, prompts: list[list[str]]):
+    """C lists of N prompts -> `input_ids`, `attention_mask` of shape (C, N, L) (N: the largest count; shorter lists
+    repeat their prompts cyclically, which leaves the pooled score unchanged only for equal counts: keep them equal)."""
+    width = max(len(row) for row in prompts)
+    if any(len(row) != width for row in prompts):
+        raise ValueError(f"Descriptor counts differ between classes ({sorted({len(r) for r in prompts})}); give every "
+                         "class the same number of descriptors of each kind.")
+    flat = [prompt for row in prompts for prompt in row]
+    tokens = tokenizer(flat, padding=True, truncation=True, return_tensors="pt")
+    shape = (len(prompts), width, -1)
+    return tokens["input_ids"].reshape(shape), tokens["attention_mask"].reshape(shape)
+
+
+__all__ = ["DESCRIPTOR_TABLE_FILE", "DescriptorTable", "descriptor_prompt_sets", "descriptor_sets",
+           "load_descriptor_table", "read_descriptor_files", "read_descriptor_table", "save_descriptor_table", "tokenize_prompt_sets"]
