@@ -51,6 +51,17 @@ def dataset(tmp_path_factory):
 
 
 
+@pytest.fixture
+def build(make_args):
+    """`build(tmp_path, method, clip_dir, dataset, **overrides)` -> a `VideoClipTrainer` for a short CPU run."""
+    from hfvideoclip.training.builder import build_trainer
+
+    def build(tmp_path, method, clip_dir, dataset, **overrides):
+        args, config = make_args(tmp_path, method, **overrides)
+        return build_trainer(args, clip_dir, dataset, method_config=config)
+    return build
+
+
 @pytest.fixture(scope="session")
 def make_args():
     """`make_args(tmp_path, method, **overrides)`, see `make_run_args`."""

@@ -14,15 +14,6 @@ import hfvideoclip  # noqa: F401
 from hfvideoclip import VideoClipModel, VideoClipProcessor
 from hfvideoclip.methods import step_generator
 from hfvideoclip.text.templates import SINGLE_TEMPLATE
-from hfvideoclip.training.builder import build_trainer
-
-
-@pytest.fixture
-def build(make_args):
-    def build(tmp_path, method, clip_dir, dataset, **overrides):
-        args, config = make_args(tmp_path, method, **overrides)
-        return build_trainer(args, clip_dir, dataset, method_config=config)
-    return build
 
 
 def first_batch(trainer):

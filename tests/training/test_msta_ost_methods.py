@@ -12,15 +12,6 @@ import hfvideoclip  # noqa: F401
 from hfvideoclip.models.loading import load_video_clip_model
 from hfvideoclip.objectives.msta import consistency_loss
 from hfvideoclip.objectives.ost import ost_contrastive_loss
-from hfvideoclip.training.builder import build_trainer
-
-
-@pytest.fixture
-def build(make_args):
-    def build(tmp_path, method, clip_dir, dataset, **overrides):
-        args, config = make_args(tmp_path, method, **overrides)
-        return build_trainer(args, clip_dir, dataset, method_config=config)
-    return build
 
 
 def pixels_of(trainer, dataset, count=4):
