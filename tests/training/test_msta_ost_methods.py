@@ -147,3 +147,36 @@ def test_lora_export_also_writes_the_peft_adapter_alone(clip_dir, dataset, tmp_p
         plain = load_video_clip_model(clip_dir, num_frames=4).get_video_features(pixel_values_videos=pixels)
     assert torch.allclose(F.normalize(got, dim=-1), F.normalize(expected, dim=-1), atol=1e-5)
     assert not torch.allclose(F.normalize(plain, dim=-1), F.normalize(expected, dim=-1), atol=1e-4)
+
+
+def test_lora_battery_save_load_disable_merge_and_count(clip_dir, tmp_path):
+    """The tuner battery for LoRA (peft): trainable count r (in + out) per adapted linear, zero B leaves the
+    outputs unchanged, disable_adapter gives the base, merge gives the adapted outputs, save/load round trips."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    pixels = torch.rand(2, 4, 3, 16, 16)
+    base = load_video_clip_model(clip_dir, num_frames=4).eval()
+    with torch.no_grad():
+        reference = base.get_video_features(pixel_values_videos=pixels)
+    model = get_peft_model(load_video_clip_model(clip_dir, num_frames=4),
+                           LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"])).eval()
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    targets = [m for n, m in model.base_model.model.named_modules()
+               if n.endswith(("q_proj", "v_proj")) and hasattr(m, "base_layer")]
+    assert trainable == sum(2 * (m.base_layer.in_features + m.base_layer.out_features) for m in targets)
+    with torch.no_grad():
+        assert torch.allclose(model.get_video_features(pixel_values_videos=pixels), reference, atol=1e-6)  # B = 0
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(std=0.5)
+        adapted = model.get_video_features(pixel_values_videos=pixels)
+        assert not torch.allclose(adapted, reference, atol=1e-4)
+        with model.disable_adapter():
+            assert torch.allclose(model.get_video_features(pixel_values_videos=pixels), reference, atol=1e-6)
+    model.save_pretrained(tmp_path / "lora")
+    reloaded = PeftModel.from_pretrained(load_video_clip_model(clip_dir, num_frames=4), str(tmp_path / "lora")).eval()
+    with torch.no_grad():
+        assert torch.allclose(reloaded.get_video_features(pixel_values_videos=pixels), adapted, atol=1e-5)
+        merged = reloaded.merge_and_unload()
+        assert torch.allclose(merged.get_video_features(pixel_values_videos=pixels), adapted, atol=1e-5)
+    assert not any("lora" in key for key in merged.state_dict())
