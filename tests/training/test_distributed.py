@@ -63,11 +63,12 @@ def test_two_process_recipe_trains_and_evaluates_sharded(clip_dir, dataset, tmp_
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    # The gathered shards equal a single-process evaluation of the same exported model on all 8 videos.
+    # The gathered shards equal a single-process evaluation of the same exported model on all 8 videos, with the
+    # templates the recipe evaluates with (--eval_templates, default kinetics; --templates is training's).
     from hfvideoclip.evaluation.cli import main as evaluate_main
 
     assert evaluate_main(["--model", str(tmp_path / "run"), "--validation_file", str(tmp_path / "videos.csv"),
-                          "--output_dir", str(tmp_path / "single"), "--templates", "single", "--no_plot",
+                          "--output_dir", str(tmp_path / "single"), "--templates", "kinetics", "--no_plot",
                           "--no_progress"]) == 0
     single = json.loads((tmp_path / "single" / "results.json").read_text())
     assert results["metrics"]["top1"] == pytest.approx(single["metrics"]["top1"])

@@ -62,7 +62,7 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
                    num_clips: int = 1, num_crops: int = 1, batch_size: int = 8,
                    templates: str | Sequence[str] = "kinetics", cache_dir: str | None = None,
                    temporal_mode: str = "mean", num_frames: int | None = None, device: str | None = None,
-                   num_workers: int | None = 0, progress: bool = True, plot: bool = True, bad_video: str = "raise",
+                   num_workers: int | None = None, progress: bool = True, plot: bool = True, bad_video: str = "raise",
                    dataset_name: str | None = None, dataset_config_name: str | None = None,
                    validation_dir: str | None = None, validation_file: str | None = None,
                    video_column_name: str = "video", label_column_name: str = "label",
@@ -146,9 +146,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="backbone for plain CLIP checkpoints (ignored for VideoClip checkpoints)")
     parser.add_argument("--num_frames", type=int, default=None, help="frames per clip (default: the model's)")
     parser.add_argument("--device", default=None, help="e.g. cpu or cuda (default: where the model loads)")
-    parser.add_argument("--num_workers", type=int, default=0,
-                        help="DataLoader workers decoding videos (-1: the cores this process may use, at most 8; "
-                             "0, the default: decode in this process)")
+    parser.add_argument("--num_workers", type=int, default=-1,
+                        help="DataLoader workers decoding videos (-1, the default: the cores this process may use, "
+                             "at most 8; 0: decode in this process)")
     parser.add_argument("--no_plot", action="store_true", help="skip the PNG figures")
     parser.add_argument("--bad_video", default="raise", choices=["raise", "skip"],
                         help="a video that cannot be decoded: stop with its path (raise) or leave it out, log it and "

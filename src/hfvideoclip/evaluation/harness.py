@@ -235,7 +235,7 @@ def _with_num_frames(processor, num_frames: int | None):
 def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | str = KINETICS_TEMPLATES,
                      num_clips: int = 1, num_crops: int = 1, batch_size: int = 8, num_frames: int | None = None,
                      progress: bool = True, device: torch.device | str | None = None,
-                     text_embeds: torch.Tensor | None = None, num_workers: int | None = 0, keep_examples: int = 4,
+                     text_embeds: torch.Tensor | None = None, num_workers: int | None = None, keep_examples: int = 4,
                      desc: str | None = None, metric_columns: Sequence[str] = (), group_column: str | None = None,
                      distributed: bool | None = None, bad_video: str = "raise") -> EvalOutput:
     """Score every video of `dataset` against the dataset's vocabulary.
@@ -444,7 +444,7 @@ def plot_file_name(split_name: str) -> str:
 def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path | None = None, model_name: str = "",
                       templates: Sequence[str] | str = KINETICS_TEMPLATES, num_clips: int = 1, num_crops: int = 1,
                       batch_size: int = 8, num_frames: int | None = None, progress: bool = True, plot: bool = True,
-                      device: torch.device | str | None = None, num_workers: int | None = 0,
+                      device: torch.device | str | None = None, num_workers: int | None = None,
                       distributed: bool | None = None, bad_video: str = "raise") -> dict:
     """Evaluate every split of a protocol and return the results dict (design.md section 2):
 

@@ -43,9 +43,9 @@ class VideoClipTrainingArguments(TrainingArguments):
     grayscale_probability: float = field(default=0.2, metadata={"help": "Random grayscale probability (--augment)."})
     color_jitter_probability: float = field(default=0.0, metadata={
         "help": "Colour jitter probability (--augment; MSTA: 0.8)."})
-    dataloader_num_workers: int = field(default=0, metadata={
-        "help": "DataLoader workers decoding videos; -1: the cores this process may use, at most 8 "
-                "(hfvideoclip.data.workers.default_num_workers); 0 (default): decode in the training process."})
+    dataloader_num_workers: int = field(default=-1, metadata={
+        "help": "DataLoader workers decoding videos; -1 (default): the cores this process may use, at most 8 "
+                "(hfvideoclip.data.workers.default_num_workers); 0: decode in the training process."})
     bad_video: str = field(default="raise", metadata={
         "help": "A video that cannot be decoded: 'raise' stops with its path and cause; 'skip' logs it once, keeps "
                 "the batch size (a decoded video of the batch is repeated), and the run's results count them."})
