@@ -3,6 +3,7 @@ gradient checkpointing. ViT-B/16-shaped random CLIP, 8 frames at 224 px, the rea
 (inputs are pre-made tensors, so decoding does not enter the timing).
 
     python benchmarks/bench_train.py [--steps 3] [--rounds 1] [--small] [--device cuda] [--bf16] [--batch 32]
+        [--methods ce,froster,ost,msta:msta,ce:lora]   (method[:adaptation])
 
 `--small`: a tiny model for a quick check. `--device cuda --bf16`: the GPU under bf16 autocast (batch default 32 on
 a GPU, 2 on the CPU). Every method sees the same batch of videos per optimizer step (Open-MeDe splits it into
@@ -49,6 +50,11 @@ def build_clip(workdir: str, small: bool) -> None:
         workdir)
 
 
+def _msta_dim(hidden: int) -> int:
+    """MSTA's bottleneck 256 (ViT-B: 768 = 3 x 256), else a quarter of the width (the temporal conv needs a divisor)."""
+    return 256 if hidden % 256 == 0 else max(1, hidden // 4)
+
+
 def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal_mode: str | None, device: str,
             bf16: bool, batch: int) -> dict:
     import torch
@@ -60,6 +66,8 @@ def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal
     from hfvideoclip.training.builder import build_trainer
 
     torch.manual_seed(0)
+    method, _, adaptation = method.partition(":")  # "msta:msta", "ce:lora": a method with another adaptation
+    adaptation = adaptation or ("frozen_text" if method == "open_vclip" else "full")
     classes = ["class zero", "class one", "class two", "class three"]
     dataset = Dataset.from_dict({"video": ["unused"] * 4 * batch, "label": [i % 4 for i in range(4 * batch)]},
                                 features=Features({"video": Value("string"), "label": ClassLabel(names=classes)}))
@@ -73,8 +81,8 @@ def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal
         output_dir=tempfile.mkdtemp(), method=method, num_frames=8, templates="single", max_steps=steps + 1,
         per_device_train_batch_size=batch, learning_rate=1e-5, save_strategy="no", report_to="none",
         disable_tqdm=True, use_cpu=device == "cpu", bf16=bf16, logging_steps=1000, augment=False,
-        adaptation="frozen_text" if method == "open_vclip" else "full", activation_checkpointing=checkpointing,
-        temporal_mode=temporal_mode)
+        adaptation=adaptation, activation_checkpointing=checkpointing, temporal_mode=temporal_mode,
+        msta_dim=_msta_dim(json.load(open(f"{workdir}/config.json"))["vision_config"]["hidden_size"]))
     config_class = get_method(method).config_class
     config = config_class(meta_tasks=max(1, min(4, batch // 2))) if method == "open_mede" else config_class()
     trainer = build_trainer(args, workdir, dataset, method_config=config)
@@ -102,7 +110,7 @@ def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     step = statistics.median(times[1:])
-    return {"method": method, "backbone": trainer.model.student.config.temporal_mode, "checkpointing": checkpointing,
+    return {"method": method if adaptation in ("full", "frozen_text") else f"{method}:{adaptation}", "backbone": trainer.model.student.config.temporal_mode, "checkpointing": checkpointing,
             "step_s": step, "videos_per_s": batch / step, "peak_mb": peak_mb}
 
 
