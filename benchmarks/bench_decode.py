@@ -24,7 +24,8 @@ baseline.
 
 Worker scaling: ``--scaling_videos`` decodes of the 1-s-GOP file (8 frames each, 4 per batch) through a
 ``torch.utils.data.DataLoader`` with 0, 1 and 2 workers (and the machine's cores when more), clips per second
-and the ratio to 0 workers (the training and evaluation data path: one video per worker, single-threaded).
+and the ratio to 0 workers (the training and evaluation data path: one video per worker, single-threaded), and
+to the main process decoding on one thread as a worker does (0 workers otherwise use FFmpeg's slice threads).
 
     python benchmarks/bench_decode.py [--repeats 15] [--frames 8] [--scaling_videos 48]
 """
@@ -230,17 +231,27 @@ def worker_scaling(path: Path, frames: int, num_videos: int, tmp: Path) -> list[
         shutil.copyfile(path, copy)
         copies.append(copy)
     paths = [copies[i % len(copies)] for i in range(num_videos)]
-    counts = sorted({0, 1, 2, usable_cores()})
+    from hfvideoclip.data import decoding
+
+    counts = ["0 (1 decoder thread)", 0, 1, 2] + ([usable_cores()] if usable_cores() > 2 else [])
     rates = {}
     for workers in counts:
-        loader = DataLoader(_DecodeDataset(paths, frames), batch_size=4, num_workers=workers)
-        best = float("inf")
-        for _ in range(2):  # best of two: the first pays for the workers' start-up as the second does
-            start = time.perf_counter()
-            clips = sum(batch.shape[0] for batch in loader)
-            best = min(best, time.perf_counter() - start)
+        configure = decoding._configure_threads
+        if isinstance(workers, str):  # the main process decoding as a worker does: one thread
+            decoding._configure_threads = lambda stream, runs: decoding._one_thread(stream)
+        try:
+            loader = DataLoader(_DecodeDataset(paths, frames), batch_size=4,
+                                num_workers=0 if isinstance(workers, str) else workers)
+            best = float("inf")
+            for _ in range(2):  # best of two: the first pays for the workers' start-up as the second does
+                start = time.perf_counter()
+                clips = sum(batch.shape[0] for batch in loader)
+                best = min(best, time.perf_counter() - start)
+        finally:
+            decoding._configure_threads = configure
         rates[workers] = clips / best
-    return [(str(w), f"{rates[w]:.1f}", f"{rates[w] / rates[0]:.2f}") for w in counts]
+    single = rates[counts[0]]
+    return [(str(w), f"{rates[w]:.1f}", f"{rates[w] / rates[0]:.2f}", f"{rates[w] / single:.2f}") for w in counts]
 
 
 def print_table(header: tuple, rows: list[tuple]) -> None:
@@ -289,7 +300,7 @@ def main() -> None:
     print(f"\n(median of {args.repeats} interleaved repeats of one {args.frames}-frame clip; ratios of wall time, "
           f"< 1 is faster; cpu ms = CPU time of all threads of this process; load average before the run: "
           f"{load[0]:.2f})")
-    print_table(("workers", "clips/s", "x 0 workers"), scaling)
+    print_table(("workers", "clips/s", "x 0 workers", "x 1 thread"), scaling)
     print(f"\n({args.scaling_videos} clips of {args.frames} frames from the 1-s-GOP file, batch 4, best of two "
           f"passes; {usable_cores()} usable cores)")
 

@@ -355,3 +355,37 @@ def test_decode_video_samples_decoded_frames_too():
     clip = decode_video(frames, 4, num_clips=1)
     assert clip.shape == (1, 4, 2, 2, 3)
     assert clip[0, :, 0, 0, 0].tolist() == segment_frame_indices(10, 4)[0].tolist()
+
+
+class _ThreadCounts(torch.utils.data.Dataset):
+    """Decodes in a worker and reports the decoder thread count `_configure_threads` chose."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        chosen = []
+        original = decoding._one_thread
+
+        def spy(stream):
+            original(stream)
+            chosen.append(stream.codec_context.thread_count)
+
+        decoding._one_thread = spy
+        try:
+            frames = decode_video(self.path, 8)[0]
+        finally:
+            decoding._one_thread = original
+        return frames, torch.tensor(chosen)
+
+
+def test_workers_decode_on_one_thread_each_with_the_same_frames(videos):
+    """N workers x FFmpeg's one-thread-per-core default would oversubscribe the cores: a worker decodes on one."""
+    in_process = decode_video(videos["dense"], 8)[0]
+    loader = torch.utils.data.DataLoader(_ThreadCounts(str(videos["dense"])), batch_size=1, num_workers=1, timeout=60)
+    (frames, chosen), = list(loader)
+    assert chosen.tolist() == [[1]]
+    assert torch.equal(frames[0], in_process)
