@@ -7,19 +7,11 @@ Decoding is CPU-bound and runs one video per worker (each worker decodes single-
 
 from __future__ import annotations
 
-import os
+from ..models.video_clip.video_decoding import usable_cores
 
 MAX_DEFAULT_WORKERS = 8
 """Cap of the default: beyond it each worker's memory (a decoded batch, the dataset's copy) outweighs the gain of
 a machine whose cores also feed the GPU."""
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (CPU affinity, e.g. a container's or `taskset`'s limit), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def default_num_workers(num_items: int | None = None) -> int:

@@ -15,10 +15,17 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, BatchFeature
 
-from ...data import transforms as T
-from ...data.decoding import as_video_tensor, decode_video
-from ...data.sampling import segment_frame_indices
 from .configuration_video_clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+from .video_decoding import as_video_tensor, decode_video
+from .video_sampling import segment_frame_indices
+from .video_transforms import (
+    AugmentationConfig,
+    augment_clip,
+    center_crop,
+    normalize,
+    resize_shorter_side,
+    three_crop,
+)
 
 VIDEO_PROCESSOR_NAME = "video_preprocessor_config.json"
 _DECODABLE = (str, os.PathLike, bytes, bytearray, memoryview)
@@ -116,11 +123,11 @@ class VideoClipVideoProcessor:
 
     def transform_clip(self, clip: torch.Tensor, num_crops: int = 1, train: bool = False,
                        generator: torch.Generator | None = None,
-                       augmentation: T.AugmentationConfig | None = None) -> torch.Tensor:
+                       augmentation: AugmentationConfig | None = None) -> torch.Tensor:
         """uint8 (T, H, W, 3) -> float (num_crops, T, 3, crop, crop), normalised.
 
         Test (`train=False`): resize of the shorter side to `size`, then the centre crop (`num_crops=1`) or three
-        crops along the long side (`num_crops=3`). Training (`train=True`, one view): `T.augment_clip` with
+        crops along the long side (`num_crops=3`). Training (`train=True`, one view): `augment_clip` with
         `augmentation` (default `AugmentationConfig()`) on the region of the frames that the test-time centre crop
         covers, cut at the decoded resolution and resized once to `crop` (the random resized crop is a sub-box of
         the test view, without upsampling an already downscaled frame).
@@ -130,22 +137,22 @@ class VideoClipVideoProcessor:
             if num_crops != 1:
                 raise ValueError(f"num_crops={num_crops} with train=True: training takes one augmented view per clip "
                                  "(crops are a test-time view); pass num_crops=1, or num_clips for more views.")
-            config = augmentation if augmentation is not None else T.AugmentationConfig()
-            views = T.augment_clip(T.center_crop(video, self._test_region(video)), config, generator,
+            config = augmentation if augmentation is not None else AugmentationConfig()
+            views = augment_clip(center_crop(video, self._test_region(video)), config, generator,
                                    size=self.crop_size, max_value=255.0).unsqueeze(0)
         else:
             if augmentation is not None:
                 raise ValueError("`augmentation` was given with train=False: test-time views are not augmented; "
                                  "pass train=True or drop `augmentation`.")
-            video = T.resize_shorter_side(video, self.size)
+            video = resize_shorter_side(video, self.size)
             if num_crops == 1:
-                views = T.center_crop(video, self.crop_size).unsqueeze(0)
+                views = center_crop(video, self.crop_size).unsqueeze(0)
             elif num_crops == 3:
-                views = T.three_crop(video, self.crop_size)
+                views = three_crop(video, self.crop_size)
             else:
                 raise ValueError(f"num_crops must be 1 (centre) or 3 (three crops along the long side), got "
                                  f"{num_crops}.")
-        return T.normalize(views / 255.0, self.image_mean, self.image_std)
+        return normalize(views / 255.0, self.image_mean, self.image_std)
 
     def _test_region(self, video: torch.Tensor) -> int:
         """Side, in decoded pixels, of the square that the test-time centre crop covers (resize, then crop)."""
@@ -155,11 +162,11 @@ class VideoClipVideoProcessor:
 
     def __call__(self, videos, num_clips: int = 1, num_crops: int = 1, train: bool = False,
                  generator: torch.Generator | None = None,
-                 augmentation: T.AugmentationConfig | None = None) -> torch.Tensor:
+                 augmentation: AugmentationConfig | None = None) -> torch.Tensor:
         """videos: one video or a list. Returns (num_videos * num_clips * num_crops, T, 3, crop, crop), the views of
         each video contiguous (clip-major, then crop).
 
-        `train=True`: a random frame inside each segment (every clip its own offsets) and `T.augment_clip` with
+        `train=True`: a random frame inside each segment (every clip its own offsets) and `augment_clip` with
         `augmentation` (default `AugmentationConfig()`) per clip, all drawn from `generator` in order.
         """
         if not isinstance(videos, (list, tuple)):
@@ -193,22 +200,37 @@ class VideoClipProcessor:
         `image_mean`, `image_std` in kwargs override the saved video settings."""
         video_keys = {"num_frames", "size", "crop_size", "image_mean", "image_std"}
         overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in video_keys}
-        for key in ("trust_remote_code", "_from_auto", "_from_pipeline"):
-            kwargs.pop(key, None)
+        for key in ("_from_auto", "_from_pipeline"):  # AutoProcessor's bookkeeping; trust_remote_code goes on to the
+            kwargs.pop(key, None)                     # tokenizer, whose folder's config.json maps to our code
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
         return cls(tokenizer, VideoClipVideoProcessor.from_pretrained(name_or_path, **overrides))
 
+    _auto_class = "AutoProcessor"  # what `custom_object_save` writes into `auto_map`
+
+    @classmethod
+    def register_for_auto_class(cls, auto_class: str = "AutoProcessor") -> None:
+        """As transformers' processors: the Auto class `save_pretrained` maps this class to (AutoProcessor calls it
+        when it loads the class from a repository's code)."""
+        cls._auto_class = auto_class
+
     def save_pretrained(self, save_directory, **kwargs) -> None:
+        """Tokenizer files, `video_preprocessor_config.json`, and `processor_config.json` with an `auto_map` entry
+        for `AutoProcessor`; this file and the files it imports (decoding, sampling, transforms) are copied next to
+        them, so `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` works without this package."""
+        from transformers.dynamic_module_utils import custom_object_save
+
         os.makedirs(save_directory, exist_ok=True)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(save_directory)
         self.video_processor.save_pretrained(save_directory)
+        config = {"processor_class": "VideoClipProcessor"}
+        custom_object_save(self, save_directory, config=config)
         with open(os.path.join(save_directory, "processor_config.json"), "w") as handle:
-            json.dump({"processor_class": "VideoClipProcessor"}, handle, indent=2)
+            json.dump(config, handle, indent=2)
 
     def __call__(self, text=None, videos=None, num_clips: int = 1, num_crops: int = 1, train: bool = False,
                  generator: torch.Generator | None = None, return_tensors: str = "pt", padding=True,
-                 truncation: bool = True, augmentation: T.AugmentationConfig | None = None,
+                 truncation: bool = True, augmentation: AugmentationConfig | None = None,
                  **tokenizer_kwargs) -> BatchFeature:
         if text is None and videos is None:
             raise ValueError("Pass `text`, `videos` or both to VideoClipProcessor.")

@@ -1,0 +1,70 @@
+"""A saved model folder loads as a user downloads it: placed in a Hugging Face cache as the snapshot of `org/name`,
+loaded offline by Hub id in a process where `hfvideoclip` cannot be imported (`trust_remote_code=True`), with the
+same features as the in-process model."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+import hfvideoclip
+from hfvideoclip import VideoClipModel, VideoClipProcessor
+
+TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "data", "toy", "tiny_clip")
+
+
+def stage_in_cache(folder, hf_home, repo_id="org/toy-video-clip", commit="0" * 40):
+    snapshot = hf_home / "hub" / f"models--{repo_id.replace('/', '--')}" / "snapshots" / commit
+    shutil.copytree(folder, snapshot)
+    refs = snapshot.parent.parent / "refs"
+    refs.mkdir(parents=True, exist_ok=True)
+    (refs / "main").write_text(commit)
+    return repo_id
+
+
+def test_model_and_processor_load_by_hub_id_without_the_package(tmp_path):
+    folder = tmp_path / "export"
+    model = VideoClipModel.from_clip(TOY_CLIP, temporal_mode="vclip", num_frames=4).eval()
+    model.save_pretrained(folder)
+    processor = VideoClipProcessor.from_pretrained(TOY_CLIP, num_frames=4)
+    processor.save_pretrained(folder)
+    config = json.loads((folder / "processor_config.json").read_text())
+    assert config["auto_map"]["AutoProcessor"] == "processing_video_clip.VideoClipProcessor"
+    for name in ("processing_video_clip.py", "video_decoding.py", "video_sampling.py", "video_transforms.py"):
+        assert (folder / name).is_file(), name
+    repo_id = stage_in_cache(folder, tmp_path / "hf_home")
+
+    video = np.random.default_rng(0).integers(0, 255, (6, 40, 48, 3), dtype=np.uint8)
+    np.save(tmp_path / "video.npy", video)
+    inputs = processor(text=["a video of a red circle"], videos=[video])
+    with torch.no_grad():
+        expected_video = model.get_video_features(pixel_values_videos=inputs["pixel_values_videos"])
+        expected_text = model.get_text_features(inputs["input_ids"], inputs["attention_mask"])
+
+    script = f"""
+import sys
+sys.modules["hfvideoclip"] = None  # `import hfvideoclip` fails: only the repository's code may run
+import numpy as np, torch
+from transformers import AutoModel, AutoProcessor
+model = AutoModel.from_pretrained({repo_id!r}, trust_remote_code=True).eval()
+processor = AutoProcessor.from_pretrained({repo_id!r}, trust_remote_code=True)
+inputs = processor(text=["a video of a red circle"], videos=[np.load({str(tmp_path / 'video.npy')!r})])
+with torch.no_grad():
+    video = model.get_video_features(pixel_values_videos=inputs["pixel_values_videos"])
+    text = model.get_text_features(inputs["input_ids"], inputs["attention_mask"])
+torch.save({{"video": video, "text": text, "classes": [type(model).__name__, type(processor).__name__]}},
+           {str(tmp_path / 'out.pt')!r})
+"""
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "PYTHONPATH": ""}
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = torch.load(tmp_path / "out.pt")
+    assert out["classes"] == ["VideoClipModel", "VideoClipProcessor"]
+    assert torch.allclose(out["video"], expected_video, atol=1e-5)
+    assert torch.allclose(out["text"], expected_text, atol=1e-5)
