@@ -93,6 +93,24 @@ def _is_decoding_error(error: BaseException, kind: type) -> bool:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    if args.source in ("open_vclip", "froster", "vificlip", "ost", "openai"):
+        from .models.video_clip import convert_checkpoints as cc
+
+        kwargs = {"output_dir": args.output_dir, "tokenizer": args.tokenizer or "openai/clip-vit-base-patch16"}
+        if args.temporal_mode:
+            kwargs["temporal_mode"] = args.temporal_mode
+        if args.num_frames:
+            kwargs["num_frames"] = args.num_frames
+        if args.source in ("open_vclip", "froster"):
+            model = cc.convert_pyslowfast_checkpoint(args.checkpoint, **kwargs)
+        elif args.source in ("vificlip", "ost"):
+            model = cc.convert_vificlip_checkpoint(
+                args.checkpoint, base_clip=args.base_clip,
+                scoring_head="optimal_descriptor" if args.source == "ost" else "cosine", **kwargs)
+        else:
+            model = cc.convert_openai_clip_checkpoint(args.checkpoint, **kwargs)
+        print(f"saved {type(model).__name__} ({model.config.temporal_mode}) to {args.output_dir}")
+        return 0
     if args.source == "viclip":
         from .models.video_clip.convert_viclip_to_hf import convert_viclip_checkpoint
 
@@ -100,8 +118,8 @@ def _convert(args: argparse.Namespace) -> int:
     else:
         from .models.video_clip import VideoClipModel
 
-        model = VideoClipModel.from_clip(args.checkpoint, temporal_mode=args.temporal_mode,
-                                         num_frames=args.num_frames)
+        model = VideoClipModel.from_clip(args.checkpoint, temporal_mode=args.temporal_mode or "mean",
+                                         num_frames=args.num_frames or 8)
         model.save_pretrained(args.output_dir)
     if args.tokenizer or args.source == "clip":
         from .models.video_clip.processing_video_clip import VideoClipProcessor, VideoClipVideoProcessor
@@ -150,13 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", default="text", choices=["text", "json"], help="text table or JSON")
     predict.set_defaults(func=_predict)
 
-    convert = commands.add_parser("convert", help="convert a CLIP or original ViCLIP checkpoint")
-    convert.add_argument("source", choices=["clip", "viclip"])
-    convert.add_argument("checkpoint", help="CLIP directory / Hub id, or the original ViCLIP .pth")
+    convert = commands.add_parser("convert", help="convert a CLIP, ViCLIP, Open-VCLIP, FROSTER, ViFi-CLIP, OST or "
+                                  "OpenAI CLIP checkpoint into a model + processor folder")
+    convert.add_argument("source", choices=["clip", "viclip", "open_vclip", "froster", "vificlip", "ost", "openai"])
+    convert.add_argument("checkpoint", help="CLIP directory / Hub id (clip), or the original checkpoint file")
     convert.add_argument("output_dir")
-    convert.add_argument("--temporal_mode", default="mean", choices=["mean", "vclip", "viclip"])
-    convert.add_argument("--num_frames", type=int, default=8)
-    convert.add_argument("--tokenizer", help="directory or Hub id whose CLIP tokenizer to save alongside")
+    convert.add_argument("--temporal_mode", default=None, choices=["mean", "vclip", "viclip"],
+                         help="default: vclip for open_vclip/froster, viclip for viclip, mean otherwise")
+    convert.add_argument("--num_frames", type=int, default=None, help="default: 8; 32 for vificlip/ost")
+    convert.add_argument("--tokenizer", help="directory or Hub id whose CLIP tokenizer to save alongside "
+                         "(checkpoint files: default openai/clip-vit-base-patch16)")
+    convert.add_argument("--base_clip", default="openai/clip-vit-base-patch16",
+                         help="vificlip: the CLIP it was fine-tuned from (its token embedding is not in the file)")
     convert.set_defaults(func=_convert)
 
     evaluate = commands.add_parser("evaluate", help="same flags as recipes/evaluate.py", add_help=False)
