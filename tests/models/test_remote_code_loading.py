@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 import hfvideoclip
@@ -68,3 +69,39 @@ torch.save({{"video": video, "text": text, "classes": [type(model).__name__, typ
     assert out["classes"] == ["VideoClipModel", "VideoClipProcessor"]
     assert torch.allclose(out["video"], expected_video, atol=1e-5)
     assert torch.allclose(out["text"], expected_text, atol=1e-5)
+
+
+def test_pipeline_by_hub_id_without_the_package_gives_the_packages_scores(tmp_path):
+    from transformers import pipeline
+
+    from hfvideoclip.models.video_clip.pipeline_video_clip import CUSTOM_PIPELINES
+
+    folder = tmp_path / "export"
+    VideoClipModel.from_clip(TOY_CLIP, num_frames=4).save_pretrained(folder)
+    VideoClipProcessor.from_pretrained(TOY_CLIP, num_frames=4).save_pretrained(folder)
+    assert (folder / "pipeline_video_clip.py").is_file() and (folder / "descriptor_files.py").is_file()
+    config = json.loads((folder / "config.json").read_text())
+    config["custom_pipelines"] = CUSTOM_PIPELINES  # as staging for the Hub writes it
+    (folder / "config.json").write_text(json.dumps(config))
+    video = np.random.default_rng(1).integers(0, 255, (6, 40, 48, 3), dtype=np.uint8)
+    np.save(tmp_path / "video.npy", video)
+    labels = ["red circle", "blue square", "green triangle"]
+    expected = pipeline("zero-shot-video-classification", model=str(folder), trust_remote_code=True)(
+        video, candidate_labels=labels)
+    repo_id = stage_in_cache(folder, tmp_path / "hf_home")
+    script = f"""
+import json, sys
+sys.modules["hfvideoclip"] = None
+import numpy as np
+import pytest
+from transformers import pipeline
+clf = pipeline("zero-shot-video-classification", model={repo_id!r}, trust_remote_code=True)
+print(json.dumps(clf(np.load({str(tmp_path / 'video.npy')!r}), candidate_labels={labels!r})))
+"""
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [r["label"] for r in got] == [r["label"] for r in expected]
+    assert [r["score"] for r in got] == [pytest.approx(r["score"], abs=1e-5) for r in expected]

@@ -106,18 +106,15 @@ def class_bank(model, tokenizer, class_names: Sequence[str], templates: Sequence
     """
     if not uses_descriptors(model):
         return class_text_embeddings(model, tokenizer, class_names, templates, device=device)
-    from ..models.video_clip.modeling_video_clip import VideoClipDescriptorBank
-    from .descriptor_table import descriptor_prompt_sets, load_descriptor_table, tokenize_prompt_sets
+    from .descriptor_table import descriptor_sets, load_descriptor_table
 
     if descriptors is None:
         descriptors = load_descriptor_table(getattr(model, "name_or_path", None))
-    device = torch.device(device) if device is not None else _model_device(model)
-    prompts = descriptor_prompt_sets(list(class_names), descriptors, num_descriptors)
-    embeds = {}
-    for kind, rows in prompts.items():
-        ids, mask = tokenize_prompt_sets(tokenizer, rows)
-        embeds[kind] = model.get_descriptor_embeddings(ids.to(device), mask.to(device)).float()
-    return VideoClipDescriptorBank(embeds["spatial"], embeds["temporal"])
+    names = list(class_names)
+    sets = descriptor_sets(names, descriptors, num_descriptors)  # the template fallback for missing classes
+    table = {name: {kind: sets[kind].per_class[i] for kind in sets} for i, name in enumerate(names)}
+    bank = model.class_bank_for(tokenizer, names, descriptors=table)
+    return bank.to(torch.device(device)) if device is not None else bank
 
 
 __all__ = ["class_bank", "class_text_embeddings", "uses_descriptors"]

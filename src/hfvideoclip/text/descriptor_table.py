@@ -23,8 +23,12 @@ from .descriptors import (
 
 logger = logging.getLogger(__name__)
 
-DESCRIPTOR_TABLE_FILE = "descriptors.json"
-KINDS = ("spatial", "temporal")
+from ..models.video_clip.descriptor_files import (  # noqa: E402  (defined with the model: they ship with it)
+    DESCRIPTOR_TABLE_FILE,
+    KINDS,
+    load_descriptor_table,
+    read_descriptor_table,
+)
 
 DescriptorTable = Mapping[str, Mapping[str, Sequence[str]]]
 """class name -> {"spatial": [phrase, ...], "temporal": [step, ...]}."""
@@ -46,33 +50,6 @@ def save_descriptor_table(folder: str | os.PathLike, table: DescriptorTable) -> 
     path.write_text(json.dumps({name: {kind: list(entry[kind]) for kind in KINDS} for name, entry in table.items()},
                                indent=2, ensure_ascii=False) + "\n")
     return path
-
-
-def load_descriptor_table(folder: str | os.PathLike | None) -> dict[str, dict[str, list[str]]] | None:
-    """The table saved in a model folder, or None when the folder has none (or is not a local folder)."""
-    if not folder or not os.path.isfile(os.path.join(str(folder), DESCRIPTOR_TABLE_FILE)):
-        return None
-    return read_descriptor_table(os.path.join(str(folder), DESCRIPTOR_TABLE_FILE))
-
-
-def read_descriptor_table(path: str | os.PathLike) -> dict[str, dict[str, list[str]]]:
-    """A `{"<class name>": {"spatial": [...], "temporal": [...]}}` JSON file; errors name the file and the class."""
-    if not os.path.isfile(str(path)):
-        raise FileNotFoundError(f"Descriptor table {str(path)!r} not found; pass a JSON file mapping each class name "
-                                'to {"spatial": [...], "temporal": [...]} (a trained OST folder\'s descriptors.json).')
-    try:
-        content = json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); it should map class names to "
-                         '{"spatial": [...], "temporal": [...]}.') from None
-    if not isinstance(content, dict):
-        raise ValueError(f"{path} holds a {type(content).__name__}; it should map class names to "
-                         '{"spatial": [...], "temporal": [...]}.')
-    for name, entry in content.items():
-        if not isinstance(entry, dict) or any(not isinstance(entry.get(kind), list) or not entry[kind]
-                                              for kind in KINDS):
-            raise ValueError(f"{path}: class {name!r} needs non-empty 'spatial' and 'temporal' lists; got {entry!r}.")
-    return content
 
 
 def descriptor_sets(class_names: Sequence[str], table: DescriptorTable | None, num_descriptors: int | None = None,

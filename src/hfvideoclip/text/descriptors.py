@@ -36,7 +36,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .templates import KINETICS_TEMPLATES
+from ..models.video_clip.prompt_templates import (
+    KINETICS_TEMPLATES,
+    OST_SPATIAL_TEMPLATE,
+    OST_TEMPORAL_TEMPLATE,
+)
 
 DESCRIPTION_FORMATS: tuple[str, ...] = ("froster", "msta", "ost")
 """The methods whose description files this module reads and writes."""
@@ -45,11 +49,6 @@ FROSTER_KIND = "description"
 DESCRIPTOR_KINDS: tuple[str, ...] = ("spatial", "temporal")
 """The kinds of MSTA / OST files (FROSTER files have the single kind `FROSTER_KIND`)."""
 
-OST_SPATIAL_TEMPLATE = "This is a video about {des}"
-"""OST's text-encoder prompt for a spatial descriptor (official `utils/textprompt.py`, `spatial_prompt`)."""
-OST_TEMPORAL_TEMPLATE = "A video of {cls} usually includes {des}"
-"""OST's text-encoder prompt for a temporal descriptor, conditioned on the class name (OST Sec. 3.2; official
-`utils/textprompt.py`, `temporal_prompt`)."""
 
 DEFAULT_DESCRIPTORS_PER_CLASS: dict[str, int] = {"froster": 1, "msta": 2, "ost": 4}
 """Per-class counts of the papers: FROSTER one rephrased description, MSTA N = 2 (Table 1), OST Ns = Nt = 4 (Sec. 4)."""

@@ -620,6 +620,58 @@ class VideoClipModel(VideoClipPreTrainedModel):
             unit = F.normalize(full_precision(features), dim=-1)
         return unit.view(num_classes, num_descriptors, -1)
 
+    @staticmethod
+    def zero_shot_pipeline_class():
+        """The `zero-shot-video-classification` pipeline shipped next to this file (`pipeline_video_clip.py`; this
+        import is also what makes `save_pretrained` copy it). A repository's `config.custom_pipelines` points at it."""
+        from .pipeline_video_clip import ZeroShotVideoClassificationPipeline
+
+        return ZeroShotVideoClassificationPipeline
+
+    @torch.no_grad()
+    def class_bank_for(self, tokenizer, class_names, templates=None, descriptors=None, batch_size: int = 256):
+        """The scoring head's class bank for `class_names` (in that order), computed with `tokenizer`:
+
+        - `"cosine"`: template-ensemble embeddings (C, D) over `templates` (default the 28 Kinetics templates);
+        - `"optimal_descriptor"`: a `VideoClipDescriptorBank` from `descriptors` (class name -> {"spatial": [...],
+          "temporal": [...]}; OST's prompts), ValueError naming the classes it lacks.
+        """
+        from .prompt_templates import KINETICS_TEMPLATES, OST_SPATIAL_TEMPLATE, OST_TEMPORAL_TEMPLATE
+
+        names = list(class_names)
+        device = self.logit_scale.device
+
+        def tokens(prompts: list[str], rows: int):
+            encoded = tokenizer(prompts, padding=True, truncation=True, return_tensors="pt")
+            shape = (rows, -1, encoded["input_ids"].shape[-1])
+            return encoded["input_ids"].view(shape).to(device), encoded["attention_mask"].view(shape).to(device)
+
+        if self.config.scoring_head != "optimal_descriptor":
+            templates = list(templates or KINETICS_TEMPLATES)
+            per_batch = max(1, batch_size // len(templates))
+            chunks = []
+            for start in range(0, len(names), per_batch):
+                chunk = names[start:start + per_batch]
+                ids, mask = tokens([t.format(name) for name in chunk for t in templates], len(chunk))
+                chunks.append(self.get_class_embeddings(ids, mask).float())
+            return torch.cat(chunks)
+        missing = [name for name in names if not descriptors or name not in descriptors]
+        if missing:
+            raise ValueError(f"No descriptors for {len(missing)} label(s): {missing[:5]}; this model scores against "
+                             'class descriptors: pass descriptors={"<label>": {"spatial": [...], "temporal": [...]}} '
+                             "(or keep a descriptors.json next to the model).")
+        prompts = {"spatial": [[OST_SPATIAL_TEMPLATE.format(des=d) for d in descriptors[n]["spatial"]] for n in names],
+                   "temporal": [[OST_TEMPORAL_TEMPLATE.format(cls=n, des=d) for d in descriptors[n]["temporal"]]
+                                for n in names]}
+        banks = {}
+        for kind, rows in prompts.items():
+            if len({len(row) for row in rows}) != 1:
+                raise ValueError(f"Every label needs the same number of {kind} descriptors; got "
+                                 f"{sorted({len(row) for row in rows})}.")
+            ids, mask = tokens([prompt for row in rows for prompt in row], len(rows))
+            banks[kind] = self.get_descriptor_embeddings(ids, mask).float()
+        return VideoClipDescriptorBank(banks["spatial"], banks["temporal"])
+
     def compute_logits(self, video_embeds: torch.Tensor, class_embeds: torch.Tensor,
                        frame_embeds: torch.Tensor | None = None,
                        logit_scale: torch.Tensor | float | None = None) -> torch.Tensor:
