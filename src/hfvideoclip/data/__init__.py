@@ -10,6 +10,7 @@ lists) become `datasets` with `build_kinetics`, `build_ucf101`, ... (`hfvideocli
 Importing this package is light: toy protocols register lazy loaders; `datasets` is imported on use.
 """
 
+from .benchmarks import describe_protocols, select_classes
 from .datasets import (
     BuildReport,
     build_dataset,
@@ -39,6 +40,6 @@ from .protocols import (
 
 __all__ = ["BuildReport", "ProtocolData", "ProtocolSplit", "VideoDataArguments", "add_data_arguments",
            "available_protocols", "build_dataset", "build_from_list", "build_hmdb51", "build_kinetics", "build_ssv2",
-           "build_ucf101", "find_videos", "make_miniature",
+           "build_ucf101", "describe_protocols", "find_videos", "make_miniature", "select_classes",
            "load_protocol", "load_video_classification_data", "natural_class_name", "register_protocol",
            "resolve_data", "unregister_protocol"]

@@ -66,7 +66,7 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
                    dataset_name: str | None = None, dataset_config_name: str | None = None,
                    validation_dir: str | None = None, validation_file: str | None = None,
                    video_column_name: str = "video", label_column_name: str = "label",
-                   class_names_file: str | None = None) -> dict[str, dict]:
+                   class_names_file: str | None = None, data_dir: str | None = None) -> dict[str, dict]:
     """Evaluate `model` (directory or Hub id; default: the toy CLIP) on `protocol` (a registered name or "all"), or
     on own data when `dataset_name`, `validation_dir` or `validation_file` is given.
 
@@ -94,7 +94,8 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
         datasets_by_name = {data.name: data}
         names = [data.name]
     else:
-        names = available_protocols(ALL_PATTERN) if protocol == "all" else [protocol]
+        names = (available_protocols(ALL_PATTERN) if protocol == "all"
+                 else [name.strip() for name in protocol.split(",") if name.strip()])
         for name in names:
             if name not in available_protocols():
                 load_protocol(name)  # raises the error naming the registered protocols
@@ -115,10 +116,11 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
                                                       num_frames=num_frames, device=device)
     all_results = {}
     for name in names:
-        data = datasets_by_name.get(name) or load_protocol(name, cache_dir=cache_dir)
+        data = datasets_by_name.get(name) or load_protocol(name, cache_dir=cache_dir,
+                                                           **({"data_dir": data_dir} if data_dir else {}))
         target = None
         if output_dir is not None:
-            target = Path(output_dir) / name if protocol == "all" and not use_own_data else Path(output_dir)
+            target = Path(output_dir) / name if len(names) > 1 and not use_own_data else Path(output_dir)
         all_results[name] = evaluate_protocol(
             video_model, processor, data, output_dir=target, model_name=model_name, templates=templates,
             num_clips=num_clips, num_crops=num_crops, batch_size=batch_size, progress=progress, plot=plot,
@@ -132,8 +134,12 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="VideoClipModel directory / Hub id, or a plain CLIP checkpoint (wrapped with "
                              "--temporal_mode); default: the shipped toy CLIP")
     parser.add_argument("--protocol", default="toy-b2n",
-                        help=f"a registered protocol ({', '.join(available_protocols())}), or 'all' for every toy "
-                             "protocol (default: toy-b2n); ignored when own data is given")
+                        help=f"a registered protocol ({', '.join(available_protocols())}), several separated by "
+                             "commas (xd-ucf101,xd-hmdb51,xd-k600), or 'all' for every toy protocol (default: "
+                             "toy-b2n); ignored when own data is given")
+    parser.add_argument("--data_dir", default=None,
+                        help="the benchmark's videos and annotation files (b2n-*, xd-*, fs* protocols; `hfvideoclip "
+                             "data list` says what each needs)")
     parser.add_argument("--output_dir", default=None, help="where to write results.json, results.md and plots")
     parser.add_argument("--num_clips", type=int, default=1, help="temporal views per video (scores averaged)")
     parser.add_argument("--num_crops", type=int, default=1, choices=[1, 3], help="spatial views per clip")
@@ -182,6 +188,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             bad_video=args.bad_video, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name,
             validation_dir=args.validation_dir, validation_file=args.validation_file,
             video_column_name=args.video_column_name, label_column_name=args.label_column_name,
+            data_dir=args.data_dir,
             class_names_file=args.class_names_file)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -191,7 +198,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
         if not PartialState().is_main_process:
             return 0
-    several = args.protocol == "all" and not any(getattr(args, flag) for flag in SOURCE_FLAGS)
+    several = ((args.protocol == "all" or "," in args.protocol)
+               and not any(getattr(args, flag, None) for flag in SOURCE_FLAGS))
     for name, results in all_results.items():
         print(format_results_markdown(results))
         if args.output_dir is not None:
