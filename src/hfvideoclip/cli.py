@@ -1,4 +1,4 @@
-"""`hfvideoclip` command line: predict | evaluate | train | convert | data check."""
+"""`hfvideoclip` command line: predict | evaluate | train | convert | push | data check | data list."""
 
 from __future__ import annotations
 
@@ -188,8 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="same flags as recipes/train.py", add_help=False)
     train.add_argument("rest", nargs=argparse.REMAINDER)
     train.set_defaults(func=_train)
-    data = commands.add_parser("data", help="data check DIR_OR_LIST: missing, undecodable and too-short videos")
-    data.add_argument("action", choices=["check"])
+    from .hub.push import add_push_parser
+
+    add_push_parser(commands)  # hfvideoclip push RUN_DIR --repo org/name [--dry-run] [--staging-dir S] ...
+    data = commands.add_parser("data", help="data check DIR_OR_LIST: missing, undecodable and too-short videos; "
+                               "data list: the registered protocols and what each needs on disk")
+    data.add_argument("action", choices=["check", "list"])
     data.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
@@ -198,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("evaluate", "train"):  # their flags belong to the recipe's own parser
         args = argparse.Namespace(func=_evaluate if argv[0] == "evaluate" else _train, rest=argv[1:])
+    elif argv[:2] == ["data", "list"]:
+        from .data import describe_protocols
+
+        for name, needs in describe_protocols():
+            print(f"{name:<14} {needs}")
+        return 0
     elif argv[:2] == ["data", "check"]:
         from .data.check import main as check_main
 

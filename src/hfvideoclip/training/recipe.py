@@ -40,6 +40,9 @@ class ScriptArguments:
         "help": "Registered protocol to train and evaluate on (hfvideoclip.data.available_protocols())."})
     split: int = field(default=0, metadata={"help": "Which split of the protocol trains (e.g. base set 0)."})
     cache_dir: str | None = field(default=None, metadata={"help": "Where protocol videos are generated or cached."})
+    data_dir: str | None = field(default=None, metadata={
+        "help": "The benchmark's videos and annotation files for b2n-*, xd-*, fs* protocols (`hfvideoclip data "
+                "list` says what each needs)."})
     config: str | None = field(default=None, metadata={
         "help": "Preset YAML replacing the method's shipped preset (flag names as keys)."})
     eval_num_clips: int = field(default=1, metadata={"help": "Temporal views at final evaluation."})
@@ -182,7 +185,8 @@ def run(parsed: RecipeArguments) -> dict:
     set_seed(args.seed)
     model_path = script.model or toy_clip_path()
     checkpoint_model_type(model_path)  # a wrong --model fails here, before any data is generated
-    protocol = resolve_data(script.protocol, cache_dir=script.cache_dir, **dataclasses.asdict(data))
+    protocol = resolve_data(script.protocol, cache_dir=script.cache_dir, **dataclasses.asdict(data),
+                            protocol_params={"data_dir": script.data_dir} if script.data_dir else None)
     if not 0 <= script.split < len(protocol.splits):
         raise ValueError(f"--split {script.split} does not exist: {protocol.name} has {len(protocol.splits)} splits.")
     split = protocol.splits[script.split]
@@ -217,6 +221,9 @@ def run(parsed: RecipeArguments) -> dict:
         if trainer.is_world_process_zero():
             print(f"skipped (undecodable): {skipped_training} training videos, "
                   f"{results.get('skipped_videos', 0)} evaluation videos")
+    if args.push_to_hub:  # the exported model, our card and results, through hfvideoclip.hub.push
+        trainer.push_to_hub(commit_message=f"hfvideoclip train --method {args.method}: "
+                                           f"{os.path.basename(os.path.abspath(args.output_dir))}")
     if trainer.is_world_process_zero():
         print(f"\nmodel:     {args.output_dir}  (AutoModel.from_pretrained / pipeline)")
         print(f"arguments: {os.path.join(args.output_dir, 'train_args.json')}")
@@ -245,7 +252,7 @@ def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, p
                                 bad_video=args.bad_video, num_workers=args.dataloader_num_workers)
     if is_main:
         write_model_card(args.output_dir, method=args.method, base_model=str(model_path), results=results,
-                         training_args=args)
+                         training_args=args, repo_id=args.hub_model_id)
         print(format_results_table(results))
     return results
 

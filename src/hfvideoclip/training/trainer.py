@@ -19,6 +19,7 @@ from transformers.utils import logging
 
 from ..data.collator import VideoClipCollator
 from ..data.transforms import AugmentationConfig
+from ..hub.push import HubPushMixin
 from ..methods.base import Objective, base_model
 from .arguments import VideoClipTrainingArguments
 
@@ -74,7 +75,7 @@ class _ObjectiveHooks(TrainerCallback):
             model.on_optimizer_step()
 
 
-class VideoClipTrainer(Trainer):
+class VideoClipTrainer(HubPushMixin, Trainer):
     """Trainer over an `Objective`. `processor` is the `VideoClipProcessor`; `exporter(objective, output_dir)`
     writes the user-facing model (see `training.export.ModelExporter`)."""
 
