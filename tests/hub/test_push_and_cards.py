@@ -405,3 +405,13 @@ def test_trainer_push_goes_through_the_export_and_our_card(tmp_path, export, fak
 
 def test_push_module_exports():
     assert set(push_module.__all__) >= {"push_run", "stage_run", "HubPushMixin", "main", "add_push_parser"}
+
+
+def test_staged_config_names_the_pipeline_shipped_with_the_code(tmp_path, export):
+    run = make_run(tmp_path, export)
+    staged = push_module.stage_run(run, tmp_path / "staged", repo_id="org/toy")
+    config = json.loads((tmp_path / "staged" / "config.json").read_text())
+    impl = config["custom_pipelines"]["zero-shot-video-classification"]["impl"]
+    assert impl == "pipeline_video_clip.ZeroShotVideoClassificationPipeline"
+    assert "pipeline_video_clip.py" in staged.files
+    assert oct((tmp_path / "staged" / "config.json").stat().st_mode & 0o777) == oct(0o644)

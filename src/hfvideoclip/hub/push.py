@@ -270,6 +270,10 @@ def stage_run(run_dir: str | os.PathLike, staging_dir: str | os.PathLike | None 
             _copy(entry, staging / name)
         elif name == "train_args.json":
             _write_json(staging / name, _mask_token_arguments(_read_json(entry)))
+        elif name == "config.json":  # + custom_pipelines: pipeline(task, model=repo_id, trust_remote_code=True)
+            from ..models.video_clip.pipeline_video_clip import CUSTOM_PIPELINES
+
+            _write_json(staging / name, {**_read_json(entry), "custom_pipelines": CUSTOM_PIPELINES})
         elif _matches(name, STAGED_PATTERNS):
             _copy(entry, staging / name)
         else:
