@@ -36,3 +36,11 @@ def test_train_recipe_passes_data_dir_to_the_protocol(benchmarks_root, tmp_path,
                      "--output_dir", str(tmp_path / "run"), "--max_steps", "1"])
     assert code == 2
     assert "no training set" in capsys.readouterr().err  # the protocol was built from --data_dir, zero-shot only
+
+
+def test_the_papers_test_views_are_the_default_on_real_benchmarks():
+    from hfvideoclip.evaluation.cli import build_parser, default_num_clips
+
+    assert build_parser().parse_args([]).num_clips is None
+    assert default_num_clips("xd-ucf101") == 3 and default_num_clips("b2n-k400") == 3
+    assert default_num_clips("toy-b2n") == 1 and default_num_clips("my-videos", own_data=True) == 1

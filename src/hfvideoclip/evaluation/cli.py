@@ -58,8 +58,17 @@ def _multi_process_launch() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+PAPER_TEST_CLIPS = 3
+"""Temporal views at test on the real benchmarks (3 clips x 1 centre crop, as the papers report)."""
+
+
+def default_num_clips(protocol: str, own_data: bool = False) -> int:
+    """3 for the real benchmarks' protocols (b2n-*, xd-*, fs*, ...), 1 for the toy world and your own data."""
+    return 1 if own_data or protocol.startswith("toy-") else PAPER_TEST_CLIPS
+
+
 def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_dir: str | Path | None = None, *,
-                   num_clips: int = 1, num_crops: int = 1, batch_size: int = 8,
+                   num_clips: int | None = None, num_crops: int = 1, batch_size: int = 8,
                    templates: str | Sequence[str] = "kinetics", cache_dir: str | None = None,
                    temporal_mode: str = "mean", num_frames: int | None = None, device: str | None = None,
                    num_workers: int | None = None, progress: bool = True, plot: bool = True, bad_video: str = "raise",
@@ -123,7 +132,8 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
             target = Path(output_dir) / name if len(names) > 1 and not use_own_data else Path(output_dir)
         all_results[name] = evaluate_protocol(
             video_model, processor, data, output_dir=target, model_name=model_name, templates=templates,
-            num_clips=num_clips, num_crops=num_crops, batch_size=batch_size, progress=progress, plot=plot,
+            num_clips=num_clips if num_clips is not None else default_num_clips(name, use_own_data),
+            num_crops=num_crops, batch_size=batch_size, progress=progress, plot=plot,
             num_workers=num_workers, distributed=distributed, bad_video=bad_video)
     return all_results
 
@@ -141,7 +151,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="the benchmark's videos and annotation files (b2n-*, xd-*, fs* protocols; `hfvideoclip "
                              "data list` says what each needs)")
     parser.add_argument("--output_dir", default=None, help="where to write results.json, results.md and plots")
-    parser.add_argument("--num_clips", type=int, default=1, help="temporal views per video (scores averaged)")
+    parser.add_argument("--num_clips", type=int, default=None,
+                        help="temporal views per video, scores averaged (default: 3 on the real benchmarks' "
+                             "protocols, the papers' test views; 1 on the toy protocols and your own data)")
     parser.add_argument("--num_crops", type=int, default=1, choices=[1, 3], help="spatial views per clip")
     parser.add_argument("--batch_size", type=int, default=8, help="videos per forward pass")
     parser.add_argument("--templates", default="kinetics", choices=sorted(TEMPLATE_SETS),

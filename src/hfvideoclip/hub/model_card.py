@@ -520,7 +520,8 @@ def build_model_card(*, method: str | None, base_model: str | None = None, resul
         if values else "", preset=os.path.basename(str(training_args.get("preset") or ""))
         if isinstance(training_args, Mapping) else "",
         results_table=results_table(results), evaluated=bool(eval_results),
-        eval_num_clips=value("eval_num_clips", 1), eval_templates=value("eval_templates", "kinetics"),
+        eval_num_clips=value("eval_num_clips", None) or _default_num_clips(protocol),
+        eval_templates=value("eval_templates", "kinetics"),
         has_adapter="adapter" in files or adaptation == "lora", has_msta="msta" in files or adaptation in ("msta",
                                                                                                          "adapter"),
         has_descriptors="descriptors.json" in files, has_plots=any(f.startswith("plot_") for f in files),
@@ -575,3 +576,11 @@ __all__ = ["CARD_FAMILIES", "DEFAULT_LICENSE", "HEADLINE_METRICS", "LIBRARY_NAME
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _default_num_clips(protocol) -> int:
+    """The recipe's default test views when the run recorded none (`evaluation.cli.default_num_clips`)."""
+    from ..evaluation.cli import default_num_clips
+
+    return default_num_clips(str(protocol or "toy-"))
+

@@ -45,7 +45,9 @@ class ScriptArguments:
                 "list` says what each needs)."})
     config: str | None = field(default=None, metadata={
         "help": "Preset YAML replacing the method's shipped preset (flag names as keys)."})
-    eval_num_clips: int = field(default=1, metadata={"help": "Temporal views at final evaluation."})
+    eval_num_clips: int | None = field(default=None, metadata={
+        "help": "Temporal views at final evaluation (default: 3 on the real benchmarks' protocols, 1 on the toy "
+                "world and your own data)."})
     eval_templates: str = field(default="kinetics", metadata={"help": "kinetics or single."})
     skip_final_eval: bool = field(default=False, metadata={"help": "Export only."})
 
@@ -235,6 +237,7 @@ def run(parsed: RecipeArguments) -> dict:
 def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, protocol, model_path: str,
                     is_main: bool = True) -> dict:
     """Score the exported model in `--output_dir` on `protocol`; the main process writes results, plots and card."""
+    from ..evaluation.cli import default_num_clips
     from ..evaluation.harness import evaluate_protocol
     from ..evaluation.results import format_results_table
     from ..hub.model_card import write_model_card
@@ -245,9 +248,12 @@ def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, p
     model = load_video_clip_model(args.output_dir).eval()
     processor = VideoClipProcessor.from_pretrained(args.output_dir)
     templates = KINETICS_TEMPLATES if script.eval_templates == "kinetics" else SINGLE_TEMPLATE
+    num_clips = script.eval_num_clips
+    if num_clips is None:  # own data is named after its files, not after --protocol
+        num_clips = default_num_clips(protocol.name, own_data=protocol.name != script.protocol)
     results = evaluate_protocol(model, processor, protocol, output_dir=args.output_dir,
                                 model_name=f"{args.method}:{os.path.basename(str(model_path))}",
-                                templates=templates, num_clips=script.eval_num_clips,
+                                templates=templates, num_clips=num_clips,
                                 batch_size=args.per_device_eval_batch_size, progress=not args.disable_tqdm,
                                 bad_video=args.bad_video, num_workers=args.dataloader_num_workers)
     if is_main:
