@@ -480,6 +480,26 @@ class VideoClipPreTrainedModel(PreTrainedModel):
     # The forward takes no **kwargs: the Trainer then scales the loss for gradient accumulation itself.
     accepts_loss_kwargs = False
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`, plus the pipeline code (`PIPELINE_CODE_FILE` and the files it imports)
+        when the model is saved with its code (`trust_remote_code`), so the folder also serves
+        `pipeline(..., trust_remote_code=True)`. Not through an import in this file: transformers releases before
+        5.23 copy only the direct relative imports of a remote module, not theirs."""
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if getattr(self, "_auto_class", None) is not None and kwargs.get("is_main_process", True):
+            import shutil
+            from pathlib import Path
+
+            from transformers.dynamic_module_utils import get_relative_import_files
+
+            pipeline_file = Path(__file__).with_name(PIPELINE_CODE_FILE)
+            if pipeline_file.is_file():
+                for source in [str(pipeline_file), *get_relative_import_files(str(pipeline_file))]:
+                    target = Path(save_directory) / Path(source).name
+                    if not target.exists():
+                        shutil.copyfile(source, target)
+        return result
+
     @torch.no_grad()
     def _init_weights(self, module):
         factor = self.config.initializer_factor
@@ -512,6 +532,11 @@ class VideoClipPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
         elif isinstance(module, nn.Linear) and module.bias is not None:
             init.zeros_(module.bias)
+
+
+PIPELINE_CODE_FILE = "pipeline_video_clip.py"
+"""The zero-shot pipeline shipped next to this file: `save_pretrained` copies it (and the files it imports) next to
+the weights, where a repository's `config.custom_pipelines` points at it."""
 
 
 class VideoClipModel(VideoClipPreTrainedModel):
@@ -619,14 +644,6 @@ class VideoClipModel(VideoClipPreTrainedModel):
         with autocast_off(features.device):
             unit = F.normalize(full_precision(features), dim=-1)
         return unit.view(num_classes, num_descriptors, -1)
-
-    @staticmethod
-    def zero_shot_pipeline_class():
-        """The `zero-shot-video-classification` pipeline shipped next to this file (`pipeline_video_clip.py`; this
-        import is also what makes `save_pretrained` copy it). A repository's `config.custom_pipelines` points at it."""
-        from .pipeline_video_clip import ZeroShotVideoClassificationPipeline
-
-        return ZeroShotVideoClassificationPipeline
 
     @torch.no_grad()
     def class_bank_for(self, tokenizer, class_names, templates=None, descriptors=None, batch_size: int = 256):

@@ -21,10 +21,18 @@ from collections.abc import Sequence, Sized
 import torch
 from transformers import Pipeline
 
+# Every file of the model folder this pipeline needs, imported directly: transformers releases before 5.23 copy only
+# the direct relative imports of a remote module into their module cache, not the imports of those.
+from .configuration_video_clip import VideoClipConfig  # noqa: F401
 from .descriptor_files import DESCRIPTOR_TABLE_FILE, load_descriptor_table, read_descriptor_table
 from .modeling_video_clip import VideoClipModel
+from .optimal_transport import optimal_descriptor_logits  # noqa: F401
+from .precision import full_precision  # noqa: F401
 from .processing_video_clip import VideoClipProcessor
 from .prompt_templates import KINETICS_TEMPLATES
+from .video_decoding import decode_video  # noqa: F401
+from .video_sampling import segment_frame_indices  # noqa: F401
+from .video_transforms import normalize  # noqa: F401
 
 _CACHE_SIZE = 8
 
