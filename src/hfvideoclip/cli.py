@@ -1,4 +1,4 @@
-"""`hfvideoclip` command line: predict | evaluate | train | convert | push | data check | data list."""
+"""`hfvideoclip` command line: predict | evaluate | train | convert | push | explain | data check | data list."""
 
 from __future__ import annotations
 
@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="same flags as recipes/train.py", add_help=False)
     train.add_argument("rest", nargs=argparse.REMAINDER)
     train.set_defaults(func=_train)
+    explain = commands.add_parser("explain", help="VIDEO --model M --labels a,b: a PNG of the frames with where the "
+                                  "predicted label is (patch-text similarity)", add_help=False)
+    explain.add_argument("rest", nargs=argparse.REMAINDER)
     from .hub.push import add_push_parser
 
     add_push_parser(commands)  # hfvideoclip push RUN_DIR --repo org/name [--dry-run] [--staging-dir S] ...
@@ -202,6 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("evaluate", "train"):  # their flags belong to the recipe's own parser
         args = argparse.Namespace(func=_evaluate if argv[0] == "evaluate" else _train, rest=argv[1:])
+    elif argv[:1] == ["explain"]:
+        from .evaluation.explain import main as explain_main
+
+        try:
+            return explain_main(argv[1:])
+        except (ValueError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     elif argv[:2] == ["data", "list"]:
         from .data import describe_protocols
 
