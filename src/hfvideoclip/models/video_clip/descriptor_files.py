@@ -12,10 +12,20 @@ KINDS = ("spatial", "temporal")
 
 
 def load_descriptor_table(folder: str | os.PathLike | None) -> dict[str, dict[str, list[str]]] | None:
-    """The table saved in a model folder, or None when the folder has none (or is not a local folder)."""
-    if not folder or not os.path.isfile(os.path.join(str(folder), DESCRIPTOR_TABLE_FILE)):
+    """The table saved with a model: in its local folder, or in its Hub repository (downloaded or from the cache);
+    None when there is none."""
+    if not folder:
         return None
-    return read_descriptor_table(os.path.join(str(folder), DESCRIPTOR_TABLE_FILE))
+    path = os.path.join(str(folder), DESCRIPTOR_TABLE_FILE)
+    if os.path.isdir(str(folder)):
+        return read_descriptor_table(path) if os.path.isfile(path) else None
+    try:
+        from huggingface_hub import hf_hub_download
+
+        path = hf_hub_download(str(folder), DESCRIPTOR_TABLE_FILE)
+    except Exception:  # not a repository id, no such file, offline without it in the cache
+        return None
+    return read_descriptor_table(path)
 
 
 def read_descriptor_table(path: str | os.PathLike) -> dict[str, dict[str, list[str]]]:
