@@ -39,6 +39,22 @@ Protocols (the published split files are listed, with their sources and licences
   (``train1_few_shot_<K>.txt``, one draw: the published lists have no seeds). One split: training the list,
   eval ``test`` the official evaluation set (HMDB-51 / UCF-101 split-1 test, SSv2 validation), one vocabulary.
 
+- ``ooc-ucf-scuba``, ``ooc-ucf-hat``, ``ooc-k400-scuba``: out-of-context evaluation as Open-MeDe runs it (train on
+  Kinetics-400, test in context and out of context). One split ``split1``, eval ``test``: the original videos
+  (UCF-101 split-1 test / Kinetics-400 val) with ``context`` = ``in``, plus the synthetic videos of the released
+  lists with ``context`` = ``out``, one vocabulary (the dataset's classes), so the harness reports ``top1_in``,
+  ``top1_out`` (`OOC_GROUP_COLUMN`; ``top1`` pools both). Their harmonic mean is Open-MeDe's HM
+  (``params["hm_groups"]``). The lists are not shipped: SCUBA's (Li et al., ICCV 2023) come with its archives on
+  OneDrive / Google Drive (lihaoxin05/StillMix links them; the repository has neither the lists nor a licence), HAT's
+  (Chung et al., NeurIPS 2022) swap pairs are pickles rendered by the user. Pass ``ooc_lists=`` (files, or a folder
+  whose ``.txt`` / ``.csv`` files are all read) and ``ooc_dir=`` (the synthetic videos at any depth; default each
+  list's folder; one folder per list when the lists share video names, as SCUBA's background sets do). A list line is mmaction2's ``<frame folder> <num frames> <label id>``
+  (``v_Basketball_g01_c01__0 120 7``), or ``<video> <label id>``; ids number the dataset's classes (UCF-101:
+  ``classInd.txt`` id - 1; Kinetics-400: sorted names), or those of ``ooc_class_names=`` (any class-name file).
+  The released SCUBA videos are JPEG frame folders: encode each into one video named after its folder
+  (``v_Basketball_g01_c01__0.mp4``), which is what the loader looks up. ``reports`` gets ``"in"`` and
+  ``"out/<list name>"`` (missing videos counted there). Training: None, or Kinetics-400 train when ``k400_dir`` is given.
+
 Published label ids are read through the published class-name files and matched to the dataset's class names by
 name (exactly, else ignoring case, spaces and punctuation), so they need not share the official id order. One
 erratum of the published files is corrected: ViFi-CLIP's HMDB-51 class-name files swap ``kick`` / ``kick ball``
@@ -516,6 +532,168 @@ def load_k600(cache_dir=None, *, data_dir=None, annotation_dir=None, splits_dir=
                                        split_source=SPLIT_SOURCES[ER_ZSAR if eval_lists is None else VIFI_CLIP]))
 
 
+# --------------------------------------------------------------------------------------- out of context
+OOC_GROUP_COLUMN = "context"
+"""The column of the out-of-context protocols: ``in`` (original videos) or ``out`` (synthetic ones)."""
+OOC_HM_GROUPS = ("in", "out")
+"""Open-MeDe's HM is the harmonic mean of ``top1_in`` and ``top1_out``."""
+
+
+@dataclass(frozen=True)
+class _OutOfContext:
+    key: str  # protocol suffix
+    title: str
+    dataset: str  # the _BENCHMARKS key of the in-context set
+    source: str  # where the lists come from, in words
+
+
+_OOC = {
+    "ucf-scuba": _OutOfContext(
+        "ucf-scuba", "UCF-SCUBA", "ucf101",
+        "SCUBA's UCF-101 lists (UCF101-SCUBA-{places,vqgan,sinusoidal}: testlist01.txt of videos named "
+        "<video>__<n>, 101-class ids; lihaoxin05/StillMix README links the archives)"),
+    "ucf-hat": _OutOfContext(
+        "ucf-hat", "UCF-HAT", "ucf101",
+        "HAT Action-Swap videos of UCF-101 rendered to files (foreground of one test video on the inpainted "
+        "background of another, labelled with the foreground action; princetonvisualai/HAT pair pickles) and a "
+        "list of them"),
+    "k400-scuba": _OutOfContext(
+        "k400-scuba", "K400-SCUBA", "k400",
+        "SCUBA's Kinetics-400 lists (K400-SCUBA-{places,vqgan,sinusoidal}: val.txt of videos named "
+        "<video>__<n>, ids of the 400 sorted classes)"),
+}
+OOC_BENCHMARKS = tuple(_OOC)
+
+
+def read_ooc_list(path: str | os.PathLike) -> list[tuple[int, str, int]]:
+    """``(line number, listed video, label id)`` of an out-of-context list: mmaction2's rawframe lines
+    ``<frame folder> <num frames> <label id>`` (as SCUBA's and HAT's lists) or ``<video> <label id>`` /
+    ``<video>,<label id>`` lines. The video may contain spaces (``bending back/05mZ...__0 300 20``)."""
+    path = os.fspath(path)
+    entries = []
+    for number, text in read_lines(path):
+        if "," in text and not re.search(r"\s\d+$", text):
+            listed, _, label = text.rpartition(",")
+            tokens = [listed.strip(), label.strip()]
+        else:
+            tokens = text.split()
+        if len(tokens) < 2 or not tokens[-1].isdigit():
+            raise ValueError(f"{path}, line {number}: {text!r}; expected `<frame folder> <num frames> <label id>` "
+                             "(`v_Basketball_g01_c01__0 120 7`) or `<video> <label id>`.")
+        label = int(tokens[-1])
+        rest = tokens[:-1]
+        if len(rest) >= 2 and rest[-1].isdigit():  # the frame count of a rawframe list
+            rest = rest[:-1]
+        entries.append((number, " ".join(rest).strip(), label))
+    if not entries:
+        raise ValueError(f"{path}: no videos listed.")
+    return entries
+
+
+def _ooc_list_files(ooc_lists) -> list[Path]:
+    if ooc_lists is None:
+        return []
+    items = [ooc_lists] if isinstance(ooc_lists, (str, os.PathLike)) else list(ooc_lists)
+    files = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".txt", ".csv"))
+            if not found:
+                raise ValueError(f"ooc_lists: the folder {str(path)!r} holds no .txt / .csv list.")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ValueError(f"ooc_lists: {str(path)!r} does not exist.")
+    return files
+
+
+def _ooc_video_names(listed: str) -> list[str]:
+    """File names a listed synthetic video may have: as listed when it has a video extension, else the listed
+    name (a frame folder) with each video extension."""
+    from .own_data import VIDEO_EXTENSIONS
+
+    name = listed.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    stem, ext = os.path.splitext(name)
+    if ext.lower() in VIDEO_EXTENSIONS:
+        return [name] + [stem + suffix for suffix in VIDEO_EXTENSIONS if stem + suffix != name]
+    return [name + suffix for suffix in VIDEO_EXTENSIONS]
+
+
+def _ooc_set_name(list_file: Path, files: Sequence[Path]) -> str:
+    """What the ``source`` column calls a list: its folder and name when the lists share file names."""
+    if sum(f.name == list_file.name for f in files) > 1:
+        return f"{list_file.parent.name}/{list_file.name}"
+    return list_file.name
+
+
+def load_out_of_context(benchmark: str, cache_dir=None, *, data_dir=None, annotation_dir=None, ooc_lists=None,
+                        ooc_dir=None, ooc_class_names=None, k400_dir=None, k400_annotation_dir=None,
+                        reports: dict | None = None) -> ProtocolData:
+    """Out-of-context evaluation on ``benchmark`` (``ucf-scuba``, ``ucf-hat``, ``k400-scuba``): see the module
+    docstring. Columns of ``test``: ``video``, ``label``, ``context`` (``in`` / ``out``), ``source`` (``original``
+    or the list's name).
+    """
+    import datasets
+
+    if benchmark not in _OOC:
+        raise ValueError(f"Unknown out-of-context benchmark {benchmark!r}; use one of {list(OOC_BENCHMARKS)}.")
+    ooc = _OOC[benchmark]
+    protocol = f"ooc-{benchmark}"
+    data_dir = _need(data_dir, protocol)
+    list_files = _ooc_list_files(ooc_lists)
+    if not list_files:
+        raise ValueError(f"Protocol {protocol!r} needs ooc_lists=: {ooc.source}. See `hfvideoclip.data.benchmarks`.")
+    bench = _BENCHMARKS[ooc.dataset]
+    original, report = bench.build_eval(data_dir, annotation_dir=annotation_dir, cache_dir=cache_dir)
+    _store(reports, "in", report)
+    vocabulary = list(original.features["label"].names)
+    list_names = vocabulary
+    if ooc_class_names is not None:
+        names, _ = read_class_names(ooc_class_names)
+        list_names = match_class_names(names, vocabulary, f"ooc_class_names {os.fspath(ooc_class_names)}")
+    position = {name: i for i, name in enumerate(vocabulary)}
+    meta = {"context": datasets.Value("string"), "source": datasets.Value("string")}
+    with _quiet():
+        parts = [original.select_columns(["video", "label"])
+                 .add_column("context", ["in"] * len(original))
+                 .add_column("source", ["original"] * len(original))]
+    if ooc_dir is None or isinstance(ooc_dir, (str, os.PathLike)):
+        video_dirs = [list_file.parent if ooc_dir is None else Path(ooc_dir).expanduser() for list_file in list_files]
+    else:
+        video_dirs = [Path(folder).expanduser() for folder in ooc_dir]
+        if len(video_dirs) != len(list_files):
+            raise ValueError(f"ooc_dir: {len(video_dirs)} folders for {len(list_files)} lists; give one folder, or "
+                             "one per list in the order of ooc_lists.")
+    for list_file, video_dir in zip(list_files, video_dirs):
+        set_name = _ooc_set_name(list_file, list_files)
+        index = load_index(video_dir, cache_dir=cache_dir)
+        rows = []
+        for number, listed, label in read_ooc_list(list_file):
+            if not 0 <= label < len(list_names):
+                raise ValueError(f"{list_file}, line {number}: class id {label} is outside 0..{len(list_names) - 1} "
+                                 f"({bench.title} has {len(vocabulary)} classes); pass ooc_class_names= when the "
+                                 "list numbers the classes in another order.")
+            rows.append(Row(names=_ooc_video_names(listed), label=position[list_names[label]], listed=listed,
+                            meta={"context": "out", "source": set_name}))
+        built, list_report = assemble(rows, class_names=vocabulary, meta_features=meta, index=index,
+                                      dataset=f"{protocol} {set_name}", annotation_files=[os.fspath(list_file)],
+                                      streaming=False, num_shards=DEFAULT_NUM_SHARDS, return_report=True)
+        _store(reports, f"out/{set_name}", list_report)
+        parts.append(built)
+    with _quiet():
+        test = datasets.concatenate_datasets([part.cast(parts[-1].features) for part in parts])
+    training = _k400_train(k400_dir, k400_annotation_dir, cache_dir, reports)
+    return ProtocolData(name=protocol, splits=[ProtocolSplit(name="split1", train=training, eval={"test": test})],
+                        root=os.fspath(data_dir), group_column=OOC_GROUP_COLUMN,
+                        params=_params(data_dir=data_dir, annotation_dir=annotation_dir,
+                                       ooc_lists=[os.fspath(f) for f in list_files],
+                                       ooc_dir=[os.fspath(d) for d in video_dirs],
+                                       ooc_class_names=ooc_class_names, k400_dir=k400_dir,
+                                       k400_annotation_dir=k400_annotation_dir, hm_groups=list(OOC_HM_GROUPS)))
+
+
 # ------------------------------------------------------------------------------------------------- registry
 _K400_TRAIN = "optional k400_dir: Kinetics-400 train CSV and videos (the training set)"
 
@@ -542,9 +720,22 @@ def _needs() -> dict[str, str]:
     return needs
 
 
-PROTOCOL_NEEDS: dict[str, str] = _needs()
+def _ooc_needs() -> dict[str, str]:
+    needs = {}
+    for key, ooc in _OOC.items():
+        bench = _BENCHMARKS[ooc.dataset]
+        needs[f"ooc-{key}"] = (f"data_dir: {bench.title} videos and {bench.needs} (in context: {bench.evaluation}); "
+                               f"ooc_lists: {ooc.source}; ooc_dir: those videos, one file per listed frame folder "
+                               f"(<folder name>.mp4); {_K400_TRAIN}")
+    return needs
+
+
+BENCHMARK_PROTOCOL_NAMES = tuple(_needs())
+"""The in-context benchmark protocols (``b2n-*``, ``xd-*``, ``fs<K>-*``)."""
+OOC_PROTOCOL_NAMES = tuple(f"ooc-{key}" for key in _OOC)
+"""The out-of-context protocols (``ooc-*``)."""
+PROTOCOL_NEEDS: dict[str, str] = {**_needs(), **_ooc_needs()}
 """What each benchmark protocol needs on disk."""
-BENCHMARK_PROTOCOL_NAMES = tuple(PROTOCOL_NEEDS)
 _TOY_NEEDS = "nothing: videos are generated into cache_dir on first use"
 
 
@@ -567,6 +758,8 @@ def _register_all() -> None:
     for shots in SHOTS:
         for key in FEW_SHOT_DATASETS:
             loaders[f"fs{shots}-{key}"] = _loader(f"fs{shots}-{key}", load_few_shot, key, shots)
+    for key in _OOC:
+        loaders[f"ooc-{key}"] = _loader(f"ooc-{key}", load_out_of_context, key)
     for name, loader in loaders.items():
         existing = protocols._REGISTRY.get(name)
         # re-importing this module (importlib.reload) replaces its own loaders, never a user's protocol
@@ -593,6 +786,8 @@ def describe_protocols() -> list[tuple[str, str]]:
 
 _register_all()
 
-__all__ = ["BENCHMARK_PROTOCOL_NAMES", "PROTOCOL_NEEDS", "SHIPPED_SPLITS_DIR", "b2n_classes", "build_published_list",
-           "class_key", "describe_protocols", "few_shot_classes", "k600_split_classes", "load_b2n", "load_cross_dataset", "load_few_shot",
-           "load_k600", "match_class_names", "read_published_classes", "read_published_list", "select_classes"]
+__all__ = ["BENCHMARK_PROTOCOL_NAMES", "OOC_BENCHMARKS", "OOC_GROUP_COLUMN", "OOC_HM_GROUPS", "OOC_PROTOCOL_NAMES",
+           "PROTOCOL_NEEDS", "SHIPPED_SPLITS_DIR", "b2n_classes", "build_published_list", "class_key",
+           "describe_protocols", "few_shot_classes", "k600_split_classes", "load_b2n", "load_cross_dataset",
+           "load_few_shot", "load_k600", "load_out_of_context", "match_class_names", "read_ooc_list",
+           "read_published_classes", "read_published_list", "select_classes"]

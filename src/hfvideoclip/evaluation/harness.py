@@ -395,7 +395,8 @@ def split_metrics(outputs: Mapping[str, EvalOutput]) -> dict[str, float]:
     Eval sets ``base`` and ``novel`` give ``base_top1``, ``novel_top1``, ``hm`` (harmonic mean of the two top-1),
     ``base_top5``, ``novel_top5`` (+ ``<set>_top1_<group>``, ``<set>_<column>_top1``). A single eval set, or one
     named ``test``, gives unprefixed ``top1``, ``top5`` (+ ``top1_<group>``, ``<column>_top1``); any other set
-    ``name`` gives ``name_top1``, ...
+    ``name`` gives ``name_top1``, ...; a group column with values ``in`` and ``out`` (the ``ooc-*`` protocols)
+    also gives ``hm``, their harmonic mean (Open-MeDe's in-context / out-of-context HM).
     """
     if not outputs:
         raise ValueError("split_metrics got no evaluation sets.")
@@ -407,6 +408,9 @@ def split_metrics(outputs: Mapping[str, EvalOutput]) -> dict[str, float]:
     if "base" in outputs and "novel" in outputs:
         metrics = {"base_top1": metrics["base_top1"], "novel_top1": metrics["novel_top1"],
                    "hm": harmonic_mean(metrics["base_top1"], metrics["novel_top1"]), **metrics}
+    if "top1_in" in metrics and "top1_out" in metrics:  # out-of-context protocols (group column `context`)
+        metrics = {"top1_in": metrics["top1_in"], "top1_out": metrics["top1_out"],
+                   "hm": harmonic_mean(metrics["top1_in"], metrics["top1_out"]), **metrics}
     return metrics
 
 
