@@ -415,3 +415,10 @@ def test_staged_config_names_the_pipeline_shipped_with_the_code(tmp_path, export
     assert impl == "pipeline_video_clip.ZeroShotVideoClassificationPipeline"
     assert "pipeline_video_clip.py" in staged.files
     assert oct((tmp_path / "staged" / "config.json").stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_a_run_exported_by_an_older_version_is_refused_with_the_fix(tmp_path, export):
+    run = make_run(tmp_path, export)
+    (run / "pipeline_video_clip.py").unlink()
+    with pytest.raises(ValueError, match="older hfvideoclip .*pipeline_video_clip.py.*Save it again"):
+        push_module.stage_run(run, tmp_path / "staged", repo_id="org/toy")

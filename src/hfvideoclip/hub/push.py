@@ -124,6 +124,16 @@ def check_exported_model(run_dir: str | os.PathLike) -> dict:
     if not (run / "processor_config.json").is_file():
         raise ValueError(f"{run_dir} has no processor_config.json: save the processor next to the model "
                          "(VideoClipProcessor.save_pretrained(run_dir)).")
+    stale = [name for name, present in (
+        ("processor_config.json auto_map", (_read_json(run / "processor_config.json").get("auto_map") or {})
+         .get("AutoProcessor")),
+        ("pipeline_video_clip.py", (run / "pipeline_video_clip.py").is_file())) if not present]
+    if stale:
+        raise ValueError(f"{run_dir} was exported by an older hfvideoclip (no {' and no '.join(stale)}): a Hub "
+                         "repository made from it would not load its processor or pipeline without the package. "
+                         "Save it again with this version: model = VideoClipModel.from_pretrained(run_dir); "
+                         "model.save_pretrained(run_dir); VideoClipProcessor.from_pretrained(run_dir)"
+                         ".save_pretrained(run_dir).")
     return config
 
 
