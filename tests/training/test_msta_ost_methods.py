@@ -180,3 +180,20 @@ def test_lora_battery_save_load_disable_merge_and_count(clip_dir, tmp_path):
         merged = reloaded.merge_and_unload()
         assert torch.allclose(merged.get_video_features(pixel_values_videos=pixels), adapted, atol=1e-5)
     assert not any("lora" in key for key in merged.state_dict())
+
+
+def test_ost_with_a_frozen_text_tower_embeds_the_descriptors_once(clip_dir, dataset, tmp_path, build):
+    trainer = build(tmp_path, "ost", clip_dir, dataset, adaptation="frozen_text", max_steps=1)
+    objective = trainer.model
+    calls = []
+    original = objective.student.get_descriptor_embeddings
+    objective.student.get_descriptor_embeddings = lambda *a, **k: calls.append(1) or original(*a, **k)
+    pixels, labels = pixels_of(trainer, dataset)
+    first = objective(pixels, labels)["loss"]
+    second = objective(pixels, labels)["loss"]
+    assert len(calls) == 2  # spatial + temporal, once
+    assert first.item() == pytest.approx(second.item())
+    full = objective.descriptor_bank(torch.arange(2))
+    with torch.no_grad():
+        direct = original(objective.spatial_input_ids, objective.spatial_attention_mask)
+    assert torch.allclose(full.spatial, direct)

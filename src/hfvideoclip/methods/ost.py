@@ -21,7 +21,7 @@ from ..text.descriptor_table import (
     tokenize_prompt_sets,
 )
 from ..text.descriptors import load_class_names
-from .base import MethodConfig, Objective, base_model
+from .base import MethodConfig, Objective, base_model, text_tower_trains
 
 
 @dataclass
@@ -75,10 +75,19 @@ class OstObjective(Objective):
             self.register_buffer(f"{kind}_attention_mask", mask, persistent=False)
 
     def descriptor_bank(self, classes: torch.Tensor):
-        """The `VideoClipDescriptorBank` of `classes` (U,) through the (trainable) text tower."""
+        """The `VideoClipDescriptorBank` of `classes` (U,) through the text tower; with a frozen text tower
+        (`--adaptation frozen_text`) every class's bank is embedded once and indexed."""
         from ..models.video_clip import VideoClipDescriptorBank
 
         embed = self.student.get_descriptor_embeddings
+        if not text_tower_trains(self.student):
+            cached = getattr(self, "_frozen_bank", None)
+            if cached is None or cached.spatial.device != self.spatial_input_ids.device:
+                with torch.no_grad():
+                    cached = VideoClipDescriptorBank(embed(self.spatial_input_ids, self.spatial_attention_mask),
+                                                     embed(self.temporal_input_ids, self.temporal_attention_mask))
+                self._frozen_bank = cached
+            return cached[classes.to(cached.spatial.device)]
         return VideoClipDescriptorBank(
             embed(self.spatial_input_ids[classes], self.spatial_attention_mask[classes]),
             embed(self.temporal_input_ids[classes], self.temporal_attention_mask[classes]))
