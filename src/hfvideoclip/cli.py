@@ -59,9 +59,7 @@ def _predict(args: argparse.Namespace) -> int:
         chunk = videos[start:start + chunk_size]
         try:
             results.update(zip(chunk, clf(chunk, num_workers=num_workers, **options)))
-        except Exception as error:  # a worker's VideoDecodingError may come back re-wrapped by the DataLoader
-            if not _is_decoding_error(error, VideoDecodingError):
-                raise
+        except VideoDecodingError:  # raised in a worker too: the DataLoader re-raises it as its own type
             for video in chunk:  # find the bad ones; keep the good ones' results
                 try:
                     results[video] = clf([video], num_workers=0, **options)[0]
@@ -81,15 +79,6 @@ def _predict(args: argparse.Namespace) -> int:
             for video, cause in failed.items():
                 print(f"  {video}: {cause}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _is_decoding_error(error: BaseException, kind: type) -> bool:
-    """Whether `error` is (or was raised from, or reports from a DataLoader worker) a `VideoDecodingError`."""
-    while error is not None:
-        if isinstance(error, kind) or kind.__name__ in str(error).split("\n", 1)[0]:
-            return True
-        error = error.__cause__ or error.__context__
-    return False
 
 
 def _convert(args: argparse.Namespace) -> int:

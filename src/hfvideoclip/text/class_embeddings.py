@@ -62,7 +62,10 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
         raise ValueError("`class_names` is empty: pass the names of the classes to embed.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-    prompts = build_class_prompts(class_names, templates)
+    prompts = build_class_prompts(class_names, templates)  # validates the templates
+    if hasattr(model, "template_class_embeddings"):  # VideoClipModel (also through adapter wrappers)
+        return model.template_class_embeddings(tokenizer, class_names, [templates] if isinstance(templates, str)
+                                               else list(templates), batch_size=batch_size, device=device)
     num_templates = len(prompts[0])
     classes_per_batch = max(1, batch_size // num_templates)
     device = torch.device(device) if device is not None else _model_device(model)

@@ -79,8 +79,7 @@ def descriptor_prompt_sets(class_names: Sequence[str], table: DescriptorTable | 
 
 
 def tokenize_prompt_sets(tokenizer, prompts: list[list[str]]):
-    """C lists of N prompts -> `input_ids`, `attention_mask` of shape (C, N, L) (N: the largest count; shorter lists
-    repeat their prompts cyclically, which leaves the pooled score unchanged only for equal counts: keep them equal)."""
+    """C lists of N prompts (the same N for every class) -> `input_ids`, `attention_mask` of shape (C, N, L)."""
     width = max(len(row) for row in prompts)
     if any(len(row) != width for row in prompts):
         raise ValueError(f"Descriptor counts differ between classes ({sorted({len(r) for r in prompts})}); give every "

@@ -40,6 +40,7 @@ from ..models.video_clip.prompt_templates import (
     KINETICS_TEMPLATES,
     OST_SPATIAL_TEMPLATE,
     OST_TEMPORAL_TEMPLATE,
+    ost_descriptor_prompts,
 )
 
 DESCRIPTION_FORMATS: tuple[str, ...] = ("froster", "msta", "ost")
@@ -272,12 +273,11 @@ def descriptor_prompts(descriptions: ClassDescriptions, class_names: Sequence[st
         raise ValueError(f"{len(names)} class names for {descriptions.num_classes} classes in "
                          f"{descriptions._where()}; pass the vocabulary the file was written for, in label order.")
     if descriptions.format == "ost":
-        if descriptions.kind == "spatial":
-            return [[OST_SPATIAL_TEMPLATE.format(des=text) for text in texts] for texts in descriptions.per_class]
-        if names is None:
+        if names is None and descriptions.kind == "temporal":
             raise ValueError("OST temporal prompts 'A video of {cls} usually includes {des}' need the class names: "
                              "pass `class_names`.")
-        return [[OST_TEMPORAL_TEMPLATE.format(cls=name, des=text) for text in texts]
+        names = names if names is not None else [""] * descriptions.num_classes
+        return [ost_descriptor_prompts(descriptions.kind, name, texts)
                 for name, texts in zip(names, descriptions.per_class)]
     if descriptions.format == "msta":
         return [list(texts) for texts in descriptions.per_class]

@@ -534,6 +534,14 @@ class VideoClipPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
 
 
+def _tokenize_rows(tokenizer, rows: list[list[str]], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """C rows of K prompts (same K) -> `input_ids`, `attention_mask` of shape (C, K, L) on `device`."""
+    encoded = tokenizer([prompt for row in rows for prompt in row], padding=True, truncation=True,
+                        return_tensors="pt")
+    shape = (len(rows), -1, encoded["input_ids"].shape[-1])
+    return encoded["input_ids"].view(shape).to(device), encoded["attention_mask"].view(shape).to(device)
+
+
 PIPELINE_CODE_FILE = "pipeline_video_clip.py"
 """The zero-shot pipeline shipped next to this file: `save_pretrained` copies it (and the files it imports) next to
 the weights, where a repository's `config.custom_pipelines` points at it."""
@@ -646,46 +654,48 @@ class VideoClipModel(VideoClipPreTrainedModel):
         return unit.view(num_classes, num_descriptors, -1)
 
     @torch.no_grad()
+    def template_class_embeddings(self, tokenizer, class_names, templates=None, batch_size: int = 256,
+                                  device: torch.device | str | None = None) -> torch.Tensor:
+        """Template-ensemble class embeddings (C, D), float32, unit norm: every template filled with every name,
+        tokenised with `tokenizer` and embedded `batch_size` prompts (whole classes) at a time on `device` (default
+        the model's)."""
+        from .prompt_templates import KINETICS_TEMPLATES
+
+        names, templates = list(class_names), list(templates or KINETICS_TEMPLATES)
+        device = torch.device(device) if device is not None else self.logit_scale.device
+        per_batch = max(1, batch_size // len(templates))
+        chunks = []
+        for start in range(0, len(names), per_batch):
+            chunk = names[start:start + per_batch]
+            ids, mask = _tokenize_rows(tokenizer, [[t.format(n) for t in templates] for n in chunk], device)
+            chunks.append(self.get_class_embeddings(ids, mask).float())
+        return torch.cat(chunks)
+
+    @torch.no_grad()
     def class_bank_for(self, tokenizer, class_names, templates=None, descriptors=None, batch_size: int = 256):
         """The scoring head's class bank for `class_names` (in that order), computed with `tokenizer`:
 
-        - `"cosine"`: template-ensemble embeddings (C, D) over `templates` (default the 28 Kinetics templates);
+        - `"cosine"`: `template_class_embeddings` (C, D) over `templates` (default the 28 Kinetics templates);
         - `"optimal_descriptor"`: a `VideoClipDescriptorBank` from `descriptors` (class name -> {"spatial": [...],
           "temporal": [...]}; OST's prompts), ValueError naming the classes it lacks.
         """
-        from .prompt_templates import KINETICS_TEMPLATES, OST_SPATIAL_TEMPLATE, OST_TEMPORAL_TEMPLATE
+        from .prompt_templates import ost_descriptor_prompts
 
         names = list(class_names)
-        device = self.logit_scale.device
-
-        def tokens(prompts: list[str], rows: int):
-            encoded = tokenizer(prompts, padding=True, truncation=True, return_tensors="pt")
-            shape = (rows, -1, encoded["input_ids"].shape[-1])
-            return encoded["input_ids"].view(shape).to(device), encoded["attention_mask"].view(shape).to(device)
-
         if self.config.scoring_head != "optimal_descriptor":
-            templates = list(templates or KINETICS_TEMPLATES)
-            per_batch = max(1, batch_size // len(templates))
-            chunks = []
-            for start in range(0, len(names), per_batch):
-                chunk = names[start:start + per_batch]
-                ids, mask = tokens([t.format(name) for name in chunk for t in templates], len(chunk))
-                chunks.append(self.get_class_embeddings(ids, mask).float())
-            return torch.cat(chunks)
+            return self.template_class_embeddings(tokenizer, names, templates, batch_size)
         missing = [name for name in names if not descriptors or name not in descriptors]
         if missing:
             raise ValueError(f"No descriptors for {len(missing)} label(s): {missing[:5]}; this model scores against "
                              'class descriptors: pass descriptors={"<label>": {"spatial": [...], "temporal": [...]}} '
                              "(or keep a descriptors.json next to the model).")
-        prompts = {"spatial": [[OST_SPATIAL_TEMPLATE.format(des=d) for d in descriptors[n]["spatial"]] for n in names],
-                   "temporal": [[OST_TEMPORAL_TEMPLATE.format(cls=n, des=d) for d in descriptors[n]["temporal"]]
-                                for n in names]}
         banks = {}
-        for kind, rows in prompts.items():
+        for kind in ("spatial", "temporal"):
+            rows = [ost_descriptor_prompts(kind, n, descriptors[n][kind]) for n in names]
             if len({len(row) for row in rows}) != 1:
                 raise ValueError(f"Every label needs the same number of {kind} descriptors; got "
                                  f"{sorted({len(row) for row in rows})}.")
-            ids, mask = tokens([prompt for row in rows for prompt in row], len(rows))
+            ids, mask = _tokenize_rows(tokenizer, rows, self.logit_scale.device)
             banks[kind] = self.get_descriptor_embeddings(ids, mask).float()
         return VideoClipDescriptorBank(banks["spatial"], banks["temporal"])
 

@@ -25,6 +25,15 @@ OST_TEMPORAL_TEMPLATE = "A video of {cls} usually includes {des}"
 """OST's prompt for a temporal descriptor, conditioned on the class name (ost.txt, official `textprompt.py`)."""
 
 
+def ost_descriptor_prompts(kind: str, class_name: str, descriptors) -> list[str]:
+    """OST's text-encoder prompts for one class's `"spatial"` or `"temporal"` descriptors."""
+    if kind == "spatial":
+        return [OST_SPATIAL_TEMPLATE.format(des=d) for d in descriptors]
+    if kind == "temporal":
+        return [OST_TEMPORAL_TEMPLATE.format(cls=class_name, des=d) for d in descriptors]
+    raise ValueError(f"OST descriptors are 'spatial' or 'temporal', got {kind!r}.")
+
+
 def build_class_prompts(class_names: Sequence[str], templates: Sequence[str] | str = KINETICS_TEMPLATES
                         ) -> list[list[str]]:
     """Fill every template with every class name: ``result[c][k] = templates[k].format(class_names[c])``."""
