@@ -5,6 +5,10 @@ measured in this run (target: mean-mode ratio <= 1.05). Also times the end-to-en
 + model) on a generated 10-s mp4 relative to the bare model forward (target <= 1.2x).
 
     python benchmarks/bench_model.py [--repeats 5] [--frames 8] [--device cuda] [--batch 32] [--dtypes bfloat16]
+        [--compile]
+
+`--compile`: the CLIP tower is `torch.compile`d whole and our model with `VideoClipModel.compile_towers` (each
+transformer block). Every row also prints the achieved TFLOP/s of the bare tower's FLOPs (`torch.utils.flop_counter`).
 
 Targets: `mean` <= 1.05x the bare CLIP tower; `vclip` <= 1.15x `mean` (three frames' keys add ~8 % FLOPs).
 """
@@ -50,6 +54,20 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(samples)
 
 
+def vision_flops(vision_config, images: int) -> float:
+    """Forward FLOPs of CLIP's vision tower on `images` frames (counted on the meta device: no memory, no time)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import CLIPVisionModel
+
+    with torch.device("meta"):
+        tower = CLIPVisionModel(vision_config)
+    counter = FlopCounterMode(display=False)
+    size = vision_config.image_size
+    with counter, torch.no_grad():
+        tower(pixel_values=torch.empty(images, 3, size, size, device="meta"))
+    return float(counter.get_total_flops())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
@@ -58,6 +76,7 @@ def main() -> None:
     parser.add_argument("--dtypes", default="float32,bfloat16", help="comma-separated torch dtypes")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--batch", type=int, default=1, help="videos per forward")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both (see above)")
     args = parser.parse_args()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
@@ -74,26 +93,34 @@ def main() -> None:
     clip.save_pretrained(workdir)
     clip = clip.to(device)
     video = torch.randn(args.batch, args.frames, 3, 224, 224, device=device)
+    flops = vision_flops(config.vision_config, args.batch * args.frames)
     rows = []
     for dtype in [getattr(torch, name) for name in args.dtypes.split(",")]:
         base = clip.to(dtype)
+        if args.compile:
+            base.vision_model.compile()
         frames = video.flatten(0, 1).to(dtype)
         clip_forward = partial(base.get_image_features, pixel_values=frames)
         for mode in ("mean", "vclip", "viclip"):
             model = VideoClipModel.from_clip(workdir, temporal_mode=mode, num_frames=args.frames).eval().to(device,
                                                                                                           dtype)
+            if args.compile:
+                model.compile_towers()
             ours = partial(model.get_video_features, pixel_values_videos=video.to(dtype))
             with torch.inference_mode():
                 t_clip, t = interleaved(clip_forward, ours, args.repeats)
-            rows.append((f"VideoClipModel {mode} ({dtype}) vs CLIP {t_clip:.3f}s", t, t / t_clip))
+            if mode == "mean":
+                rows.append((f"bare CLIP tower ({dtype})", t_clip, 1.0))
+            rows.append((f"VideoClipModel {mode} ({dtype}) vs CLIP", t, t / t_clip))
             if mode == "mean":
                 t_mean = t
             else:
                 rows.append((f"  {mode} vs mean ({dtype})", t, t / t_mean))
         clip = clip.float()
-    print(f"{'what':<52} {'seconds':>8} {'ratio':>7}")
+    print(f"{device}, batch {args.batch} x {args.frames} frames, {'compiled' if args.compile else 'eager'}")
+    print(f"{'what':<52} {'seconds':>8} {'ratio':>7} {'videos/s':>9} {'TFLOP/s':>8}")
     for name, seconds, ratio in rows:
-        print(f"{name:<52} {seconds:>8.3f} {ratio:>7.2f}")
+        print(f"{name:<52} {seconds:>8.3f} {ratio:>7.2f} {args.batch / seconds:>9.1f} {flops / seconds / 1e12:>8.2f}")
     if not args.skip_pipeline and device == "cpu":
         pipeline_ratio(workdir, args)
 

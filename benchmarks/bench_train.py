@@ -3,7 +3,13 @@ gradient checkpointing. ViT-B/16-shaped random CLIP, 8 frames at 224 px, the rea
 (inputs are pre-made tensors, so decoding does not enter the timing).
 
     python benchmarks/bench_train.py [--steps 3] [--rounds 1] [--small] [--device cuda] [--bf16] [--batch 32]
-        [--methods ce,froster,ost,msta:msta,ce:lora]   (method[:adaptation])
+        [--compile] [--methods ce,froster,ost,msta:msta,ce:lora]   (method[:adaptation])
+
+The anchor ("tower") is a bare `CLIPVisionModel` training step on the same frames in the same run: forward,
+backward and an AdamW step (fused where the device has it) under the same autocast, compiled whole with
+`--compile`; every row prints its videos/s relative to it and the achieved TFLOP/s (model FLOPs from
+`torch.utils.flop_counter` on the tower forward x 3 for forward + backward). `--compile` trains with
+`--torch_compile` (regional: each transformer block compiled, VideoClipTrainer._compile_towers).
 
 `--small`: a tiny model for a quick check. `--device cuda --bf16`: the GPU under bf16 autocast (batch default 32 on
 a GPU, 2 on the CPU). Every method sees the same batch of videos per optimizer step (Open-MeDe splits it into
@@ -55,8 +61,58 @@ def _msta_dim(hidden: int) -> int:
     return 256 if hidden % 256 == 0 else max(1, hidden // 4)
 
 
+def tower_flops_per_video(workdir: str) -> float:
+    """Training FLOPs of the bare vision tower per 8-frame video: 3 x the forward's (backward ~ 2 x forward)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import CLIPVisionModel
+
+    tower = CLIPVisionModel.from_pretrained(workdir)
+    size = tower.config.image_size
+    with torch.device("meta"):
+        meta = CLIPVisionModel(tower.config)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        meta(pixel_values=torch.empty(8, 3, size, size, device="meta"))
+    return 3.0 * counter.get_total_flops()
+
+
+def run_tower(workdir: str, steps: int, device: str, bf16: bool, batch: int, compile_: bool) -> dict:
+    """The anchor: a bare CLIP vision tower training step (forward + backward + AdamW) on batch x 8 frames."""
+    import torch
+    from transformers import CLIPVisionModel
+
+    torch.manual_seed(0)
+    tower = CLIPVisionModel.from_pretrained(workdir).to(device).train()
+    size = tower.config.image_size
+    pixels = torch.randn(batch * 8, 3, size, size, device=device)
+    cuda = device.startswith("cuda")
+    optimizer = torch.optim.AdamW(tower.parameters(), lr=1e-5, fused=cuda)
+    forward = torch.compile(tower) if compile_ else tower
+    times = []
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(steps + 1):
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.autocast(device_type="cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = forward(pixel_values=pixels).pooler_output.float().pow(2).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if cuda
+               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    step = statistics.median(times[1:])
+    return {"method": "tower", "backbone": "-", "checkpointing": False, "step_s": step, "videos_per_s": batch / step,
+            "peak_mb": peak_mb}
+
+
 def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal_mode: str | None, device: str,
-            bf16: bool, batch: int) -> dict:
+            bf16: bool, batch: int, compile_: bool = False) -> dict:
     import torch
     from datasets import ClassLabel, Dataset, Features, Value
     from transformers import TrainerCallback
@@ -82,6 +138,7 @@ def run_one(workdir: str, method: str, steps: int, checkpointing: bool, temporal
         per_device_train_batch_size=batch, learning_rate=1e-5, save_strategy="no", report_to="none",
         disable_tqdm=True, use_cpu=device == "cpu", bf16=bf16, logging_steps=1000, augment=False,
         adaptation=adaptation, activation_checkpointing=checkpointing, temporal_mode=temporal_mode,
+        torch_compile=compile_,
         msta_dim=_msta_dim(json.load(open(f"{workdir}/config.json"))["vision_config"]["hidden_size"]))
     config_class = get_method(method).config_class
     config = config_class(meta_tasks=max(1, min(4, batch // 2))) if method == "open_mede" else config_class()
@@ -124,12 +181,18 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (the Trainer's --bf16)")
     parser.add_argument("--batch", type=int, default=None, help="videos per step (default: 32 on cuda, 2 on cpu)")
-    parser.add_argument("--_child", nargs=8, help=argparse.SUPPRESS)
+    parser.add_argument("--compile", action="store_true",
+                        help="--torch_compile for the methods, torch.compile for the tower anchor")
+    parser.add_argument("--_child", nargs=9, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
-        workdir, method, steps, checkpointing, mode, device, bf16, batch = args._child
-        print(json.dumps(run_one(workdir, method, int(steps), checkpointing == "1", None if mode == "-" else mode,
-                                 device, bf16 == "1", int(batch))))
+        workdir, method, steps, checkpointing, mode, device, bf16, batch, compile_ = args._child
+        if method == "tower":
+            result = run_tower(workdir, int(steps), device, bf16 == "1", int(batch), compile_ == "1")
+        else:
+            result = run_one(workdir, method, int(steps), checkpointing == "1", None if mode == "-" else mode,
+                             device, bf16 == "1", int(batch), compile_ == "1")
+        print(json.dumps(result))
         return
     import torch
 
@@ -141,13 +204,16 @@ def main() -> None:
     # backbone and ce/taco on frame-mean, so "ce on vclip" is also timed: the method's own overhead is its ratio
     # to ce on the same backbone.
     methods = args.methods.split(",")
-    configs = [(m, "-", "0") for m in methods] + [("ce", "vclip", "0"), ("ce", "-", "1"), ("froster", "-", "1")]
+    configs = [("tower", "-", "0")] + [(m, "-", "0") for m in methods] + [
+        ("ce", "vclip", "0"), ("ce", "-", "1"), ("froster", "-", "1")]
+    flops_per_video = tower_flops_per_video(workdir)
     runs: dict[tuple, list[dict]] = {c: [] for c in configs}
     for _ in range(args.rounds):
         for config in configs:
             method, mode, checkpointing = config
             out = subprocess.run([sys.executable, __file__, "--_child", workdir, method, str(args.steps), checkpointing,
-                                  mode, device, "1" if args.bf16 else "0", str(batch)],
+                                  mode, device, "1" if args.bf16 else "0", str(batch),
+                                  "1" if args.compile else "0"],
                                  capture_output=True, text=True, check=True)
             runs[config].append(json.loads(out.stdout.strip().splitlines()[-1]))
     results = [{**rs[0], "step_s": statistics.median(r["step_s"] for r in rs),
@@ -156,18 +222,23 @@ def main() -> None:
 
     ce_runs = {(r["backbone"], r["checkpointing"]): r for r in results if r["method"] == "ce"}
     base = ce_runs[("mean", False)]
-    print(f"{device}, {'bf16 autocast' if args.bf16 else 'fp32'}, batch {batch} videos x 8 frames")
-    print(f"{'method':<11} {'backbone':>8} {'ckpt':>5} {'s/step':>7} {'videos/s':>8} {'/ce mean':>8} {'/ce same':>8} "
-          f"{'peak MB':>8} {'mem/ce':>7}")
+    tower = next(r for r in results if r["method"] == "tower")
+    print(f"{device}, {'bf16 autocast' if args.bf16 else 'fp32'}, batch {batch} videos x 8 frames, "
+          f"{'compiled' if args.compile else 'eager'}; tower training FLOPs {flops_per_video / 1e9:.1f} G/video")
+    print(f"{'method':<11} {'backbone':>8} {'ckpt':>5} {'s/step':>7} {'videos/s':>8} {'TFLOP/s':>7} {'/tower':>6} "
+          f"{'/ce mean':>8} {'/ce same':>8} {'peak MB':>8} {'mem/ce':>7}")
     for r in results:
         same = ce_runs.get((r["backbone"], r["checkpointing"]))
         same_ratio = f"{r['step_s'] / same['step_s']:>8.2f}" if same else f"{'-':>8}"
         print(f"{r['method']:<11} {r['backbone']:>8} {str(r['checkpointing']):>5} {r['step_s']:>7.3f} "
-              f"{r['videos_per_s']:>8.1f} {r['step_s'] / base['step_s']:>8.2f} {same_ratio} {r['peak_mb']:>8.0f} "
-              f"{r['peak_mb'] / base['peak_mb']:>7.2f}")
-    print("/ce mean: time per video relative to ce on the frame-mean backbone; /ce same: relative to ce on the same "
-          "backbone with the same checkpointing setting (the method's own overhead). Every method takes the same "
-          "videos per step.")
+              f"{r['videos_per_s']:>8.1f} {r['videos_per_s'] * flops_per_video / 1e12:>7.2f} "
+              f"{r['videos_per_s'] / tower['videos_per_s']:>6.2f} {r['step_s'] / base['step_s']:>8.2f} {same_ratio} "
+              f"{r['peak_mb']:>8.0f} {r['peak_mb'] / base['peak_mb']:>7.2f}")
+    print("/tower: videos/s relative to the bare vision tower's training step (the anchor); TFLOP/s counts the "
+          "tower's FLOPs only (what the video pays for), so a method's extra work shows as a lower figure. /ce mean: "
+          "time per video relative to ce on the frame-mean backbone; /ce same: relative to ce on the same backbone "
+          "with the same checkpointing setting (the method's own overhead). Every method takes the same videos per "
+          "step.")
 
 
 if __name__ == "__main__":

@@ -177,6 +177,23 @@ class Objective(nn.Module):
         return functional_call(scorer, {f"student.{name}": value for name, value in params.items()}, args=(),
                                kwargs=kwargs, strict=False)
 
+    def compile_towers(self, regional: bool = True, **compile_kwargs) -> Objective:
+        """`torch.compile` the transformer towers of every model this objective runs (student, teachers), in
+        place; returns `self`. `regional=True`: each transformer block (`GradientCheckpointingLayer`, adapted
+        blocks included) is compiled and the method's own code stays eager, so `functional_call` with
+        interpolated or fast weights, EMA updates and `no_grad` teachers run unchanged; `regional=False`:
+        each `VideoClipModel`'s vision and text transformers whole. `compile_kwargs` go to `torch.compile`."""
+        from transformers.modeling_layers import GradientCheckpointingLayer
+
+        from ..models.video_clip.modeling_video_clip import VideoClipModel
+
+        for module in self.modules():
+            if regional and isinstance(module, GradientCheckpointingLayer):
+                module.compile(**compile_kwargs)
+            elif not regional and isinstance(module, VideoClipModel):
+                module.compile_towers(regional=False, **compile_kwargs)
+        return self
+
     def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None,
                                         every_n_layers: int = 1, offload: bool = False) -> None:
         """Called by the Trainer for `--gradient_checkpointing`: checkpoints the student's encoder layers."""

@@ -15,6 +15,14 @@ from transformers import TrainingArguments
 class VideoClipTrainingArguments(TrainingArguments):
     # The collator decodes the `video` path column: keep the columns the model's forward does not name.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Kept False: videos are decoded late."})
+    # The Trainer's NaN/Inf filter reads the loss on the host every step (a device sync that stalls a GPU's queue);
+    # off by default here, so a NaN loss shows in the log rather than being hidden. Pass true to filter again.
+    logging_nan_inf_filter: bool = field(default=False, metadata={
+        "help": "Replace NaN/Inf training losses in the log by the running mean (a host sync per step). Default "
+                "False here (transformers: True)."})
+    torch_compile_regional: bool = field(default=True, metadata={
+        "help": "With --torch_compile: compile each transformer block of every tower (seconds to compile; the "
+                "method's own code stays eager) rather than the two towers whole (VideoClipModel.compile_towers)."})
     # ------------------------------------------------------------------ what is trained, and how
     method: str = field(default="ce", metadata={
         "help": "Objective: a registered method (hfvideoclip.methods.available_methods())."})

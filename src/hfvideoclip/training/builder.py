@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 
+from transformers.trainer_utils import enable_full_determinism, set_seed
+
 from ..adapters import get_adaptation
 from ..methods import MethodConfig, ObjectiveContext, get_method
 from ..models.loading import load_video_clip_model
@@ -24,6 +26,12 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
 
     `method_config` is the method's config (default: its defaults); `model_path` a CLIP or VideoClip checkpoint.
     """
+    # Seed before anything random is drawn (LoRA and adapter weights, method heads): the Trainer seeds only once
+    # the objective exists, so two runs with the same --seed would otherwise start from different heads.
+    if args.full_determinism:
+        enable_full_determinism(args.seed)
+    else:
+        set_seed(args.seed)
     spec = get_method(args.method)
     config = method_config if method_config is not None else spec.config_class()
     if not isinstance(config, spec.config_class):

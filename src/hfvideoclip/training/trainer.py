@@ -89,10 +89,27 @@ class VideoClipTrainer(HubPushMixin, Trainer):
         super().__init__(model=model, args=args, processing_class=processor, **kwargs)
         self.processor = processor
         self.exporter = exporter
-        self._term_sums: dict[str, float] = defaultdict(float)
+        self._term_sums: dict[str, torch.Tensor] = {}
         self._term_count = 0
         self.skipped_videos = 0  # training videos this process could not decode (--bad_video skip)
         self.add_callback(_ObjectiveHooks(collator))
+        if args.torch_compile:
+            self._compile_towers()
+
+    def _compile_towers(self) -> None:
+        """`--torch_compile`: compile the objective's towers in place (`Objective.compile_towers`) instead of
+        letting accelerate wrap the whole objective in one `torch.compile`: a method's step holds host-side
+        logic (per-step generators, `functional_call` at other weights, EMA updates, Sinkhorn's data-dependent
+        stop) that would break or retrace one big graph, while the towers are where the time goes."""
+        from accelerate.utils import DynamoBackend
+
+        dynamo_plugin = getattr(self.accelerator.state, "dynamo_plugin", None)
+        if dynamo_plugin is not None:
+            dynamo_plugin.backend = DynamoBackend.NO
+        kwargs = {"backend": self.args.torch_compile_backend or "inductor"}
+        if self.args.torch_compile_mode is not None:
+            kwargs["mode"] = self.args.torch_compile_mode
+        self.objective.compile_towers(regional=self.args.torch_compile_regional, **kwargs)
 
     @property
     def flip(self) -> bool:
@@ -149,17 +166,20 @@ class VideoClipTrainer(HubPushMixin, Trainer):
 
     # ------------------------------------------------------------------ logging per term
     def record_terms(self, outputs: dict) -> None:
-        """Accumulate the scalar terms of `outputs` (except `loss`, which the Trainer logs) until the next log."""
+        """Accumulate the scalar terms of `outputs` (except `loss`, which the Trainer logs) until the next log.
+        The sums stay on the device: reading a term every step would synchronise the host with the GPU."""
         for key, value in outputs.items():
             if key == "loss" or not torch.is_tensor(value) or value.numel() != 1:
                 continue
-            self._term_sums[key] += float(value.detach().float())
+            value = value.detach().float().reshape(())
+            total = self._term_sums.get(key)
+            self._term_sums[key] = value if total is None else total + value.to(total.device)
         self._term_count += 1
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if self._term_count and "loss" in logs:
             keys = sorted(self._term_sums)
-            values = torch.tensor([self._term_sums[k] / self._term_count for k in keys], device=self.args.device)
+            values = torch.stack([self._term_sums[k].to(self.args.device) for k in keys]) / self._term_count
             if self.accelerator.num_processes > 1:
                 values = self.accelerator.reduce(values, reduction="mean")
             logs.update({k: round(float(v), 6) for k, v in zip(keys, values)})
