@@ -67,10 +67,12 @@ def tower_flops_per_video(workdir: str) -> float:
     from torch.utils.flop_counter import FlopCounterMode
     from transformers import CLIPVisionModel
 
-    tower = CLIPVisionModel.from_pretrained(workdir)
-    size = tower.config.image_size
+    from transformers import CLIPConfig
+
+    vision_config = CLIPConfig.from_pretrained(workdir).vision_config
+    size = vision_config.image_size
     with torch.device("meta"):
-        meta = CLIPVisionModel(tower.config)
+        meta = CLIPVisionModel(vision_config)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         meta(pixel_values=torch.empty(8, 3, size, size, device="meta"))
@@ -81,7 +83,9 @@ def run_tower(workdir: str, steps: int, device: str, bf16: bool, batch: int, com
     """The anchor: a bare CLIP vision tower training step (forward + backward + AdamW) on batch x 8 frames."""
     import torch
     from transformers import CLIPVisionModel
+    from transformers.utils import logging
 
+    logging.set_verbosity_error()  # the text tower's weights are "unexpected" in a vision-only load
     torch.manual_seed(0)
     tower = CLIPVisionModel.from_pretrained(workdir).to(device).train()
     size = tower.config.image_size

@@ -190,3 +190,20 @@ def test_taco_default_temperature_uses_the_models_logit_scale(clip_dir, dataset,
     assert trainer.model.temperature == pytest.approx(default_temperature(200, 16, scale))
     explicit = build(tmp_path, "taco", clip_dir, dataset, rsd_temperature=0.5)
     assert explicit.model.temperature == 0.5
+
+
+@pytest.mark.parametrize("method", ["ce", "froster", "taco"])
+def test_bf16_runs_collate_bf16_pixels_with_identical_training(clip_dir, dataset, tmp_path, build, method):
+    """Under bf16 autocast the patch embedding casts its input to bf16 anyway: collating bf16 pixels (half the
+    bytes through workers and to the device) must train to exactly the weights float32 pixels give."""
+    runs = []
+    for pixel_dtype in (torch.bfloat16, torch.float32):
+        trainer = build(tmp_path / str(pixel_dtype), method, clip_dir, dataset, bf16=True, max_steps=2)
+        assert trainer.data_collator.pixel_dtype == torch.bfloat16
+        batch = trainer.data_collator([dataset[0], dataset[1]])
+        assert batch["pixel_values_videos"].dtype == torch.bfloat16
+        trainer.data_collator.pixel_dtype = pixel_dtype
+        trainer.train()
+        runs.append(student_state(trainer))
+    for key, value in runs[0].items():
+        torch.testing.assert_close(value, runs[1][key], atol=0, rtol=0, msg=f"{method}: {key}")

@@ -85,7 +85,8 @@ class VideoClipTrainer(HubPushMixin, Trainer):
         self.augmentation = training_augmentation(args, dataset_class_names(train_dataset))
         collator = kwargs.setdefault("data_collator", VideoClipCollator(
             processor.video_processor, train=self.augmentation is not None, augmentation=self.augmentation,
-            seed=args.seed, process_index=args.process_index, bad_video=args.bad_video))
+            seed=args.seed, process_index=args.process_index, bad_video=args.bad_video,
+            pixel_dtype=torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else torch.float32))
         super().__init__(model=model, args=args, processing_class=processor, **kwargs)
         self.processor = processor
         self.exporter = exporter
