@@ -65,9 +65,7 @@ def tower_flops_per_video(workdir: str) -> float:
     """Training FLOPs of the bare vision tower per 8-frame video: 3 x the forward's (backward ~ 2 x forward)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
-    from transformers import CLIPVisionModel
-
-    from transformers import CLIPConfig
+    from transformers import CLIPConfig, CLIPVisionModel
 
     vision_config = CLIPConfig.from_pretrained(workdir).vision_config
     size = vision_config.image_size
@@ -208,6 +206,8 @@ def main() -> None:
     # backbone and ce/taco on frame-mean, so "ce on vclip" is also timed: the method's own overhead is its ratio
     # to ce on the same backbone.
     methods = args.methods.split(",")
+    if "ce" not in methods:  # ce on the frame-mean backbone is every row's reference
+        methods.insert(0, "ce")
     configs = [("tower", "-", "0")] + [(m, "-", "0") for m in methods] + [
         ("ce", "vclip", "0"), ("ce", "-", "1"), ("froster", "-", "1")]
     flops_per_video = tower_flops_per_video(workdir)
