@@ -4,24 +4,31 @@
     python recipes/pretrain_toy_clip.py --output_dir src/hfvideoclip/data/toy/tiny_clip
 
 The model learns colours and shapes from captions such as "a red circle", "a photo of a red circle." or
-"a video of a person doing a circle." (the 28 Kinetics templates, or bare), and nothing about motion: it only
-ever sees single frames. Frames are preprocessed as a video model sees them (rendered clip -> H.264 mp4 ->
-decode -> shorter side to 32 px, bilinear antialiased -> centre crop -> CLIP normalisation), with light
-random-resized-crop and flip augmentation; two frames per clip from many clips keep the frames diverse.
+"a video of a person doing a circle." (the 28 Kinetics templates, or bare), and motions the way CLIP learns
+"running" from photographs of runners: it only ever sees single frames, but moving shapes leave a motion trail
+(`render_clip(trail_strength=...)`, 0.6-1.0 here, 0.5 in the protocols' videos) and captions name the motion
+("a circle moving left", "a shape rotating"). Trails are symmetric in time, so a frame shows that a shape moves
+and along which axis, never which way: the model stays blind to direction pairs (left / right, growing /
+shrinking), which only a video model can learn. Blinking is not shown (a single frame of a blinking shape is a
+still one). Frames are preprocessed as a video model sees them (rendered clip -> H.264 mp4 -> decode -> shorter
+side to 32 px, bilinear antialiased -> centre crop -> CLIP normalisation), with light random-resized-crop and flip
+augmentation; two frames per clip from many clips keep the frames diverse.
 
 Each step contrasts a batch of images with one caption per *subject*: every pretraining colour-shape pair,
-every shape alone ("a circle") and every colour alone ("a red shape"), each in a random template. An image's
-positives are all the captions that describe it (its pair, its shape, its colour); a quarter of the images are
-shown in greyscale and then match only their shape. The colour-shape pairs in `HELD_OUT_PAIRS` are never
-shown; every shape is also shown in the pretraining-only colours (`PRETRAINING_COLOURS`), which with the
-greyscale images keeps the tiny ViT's shape features from being tied to colour. The position table starts
-from 2-D sine-cosine values, a spatial prior that speeds up learning shapes. A text-only term
-(`PhraseBank`, weight 0.5) keeps motion phrases apart in the text tower, which the frames alone cannot teach. At the end the recipe prints
-zero-shot top-1 on still frames of seen and held-out pairs, within the full 42-pair colour-shape vocabulary.
+every shape alone ("a circle"), every colour alone ("a red shape"), every shape-motion combination except
+`HELD_OUT_MOTION_SHAPES` and every motion alone, each in a random template. An image's positives are all the
+captions that describe it; a quarter of the images are shown in greyscale and then match only their shape and
+motion. The colour-shape pairs in `HELD_OUT_PAIRS` are never shown; every shape is also shown in the
+pretraining-only colours (`PRETRAINING_COLOURS`), which with the greyscale images keeps the tiny ViT's shape
+features from being tied to colour. The position table starts from 2-D sine-cosine values, a spatial prior that
+speeds up learning shapes. A text-only term (`PhraseBank`, weight 0.5) keeps motion phrases apart in the text
+tower. At the end the recipe prints zero-shot top-1 on still frames of seen and held-out pairs, within the full
+42-pair colour-shape vocabulary, and on motion-shape classes of protocol-like videos
+(`zero_shot_motion_accuracy`).
 
 Writes ``model.safetensors`` + ``config.json`` (CLIPModel), the tokenizer files, ``preprocessor_config.json``
 (CLIPImageProcessor format) and ``pretraining_info.json`` (settings, time, accuracies) to ``--output_dir``.
-Seeded and deterministic for a given thread count; about 4.5 minutes on 2 CPU cores (274 s for the shipped model).
+Seeded and deterministic for a given thread count; about 5 minutes on 2 CPU cores (300 s for the shipped model).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from hfvideoclip.data.toy.pretrain import (
     still_frames,
     through_mp4,
     write_preprocessor_config,
+    zero_shot_motion_accuracy,
     zero_shot_still_accuracy,
 )
 from hfvideoclip.data.toy.render import render_clip
@@ -54,6 +62,7 @@ from hfvideoclip.data.toy.tokenizer import save_tokenizer
 from hfvideoclip.data.toy.world import (
     BACKGROUNDS,
     COLOURS,
+    HELD_OUT_MOTION_SHAPES,
     HELD_OUT_PAIRS,
     MOTIONS,
     PALETTE,
@@ -64,6 +73,7 @@ from hfvideoclip.data.toy.world import (
     colour_motion_shape_name,
     colour_shape_name,
     is_valid,
+    motion_name,
     motion_shape_name,
     seen_pairs,
 )
@@ -96,6 +106,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--weight_decay", type=float, default=0.05)
     parser.add_argument("--warmup_fraction", type=float, default=0.06)
     parser.add_argument("--eval_videos_per_pair", type=int, default=12)
+    parser.add_argument("--trail_strength", type=float, nargs=2, default=(0.6, 1.0), metavar=("MIN", "MAX"),
+                        help="motion-trail strength of the training frames, drawn uniformly per clip (0 0: no "
+                             "trails, the v2 model that knows no motion)")
+    parser.add_argument("--motion_captions", type=float, default=1.0,
+                        help="1: caption the motion of each frame's shape ('a circle moving left', 'a shape "
+                             "rotating'); 0: colours and shapes only")
     parser.add_argument("--threads", type=int, default=2, help="torch threads and data-generation processes")
     return parser.parse_args(argv)
 
@@ -114,53 +130,70 @@ def tiny_clip_config(vocab_size: int, bos_token_id: int, eos_token_id: int) -> C
 # -------------------------------------------------------------------------------------------------- data
 
 
-def _chunk_frames(jobs: list[tuple[dict, int, list[int]]]) -> np.ndarray:
+def _chunk_frames(jobs: list[tuple[dict, int, list[int], float]]) -> np.ndarray:
     """Render the chosen frames of a chunk of clips, pass them through H.264 together, resize to 32 px."""
-    frames = torch.cat([render_clip(spec, seed, frame_indices=indices) for spec, seed, indices in jobs])
+    frames = torch.cat([render_clip(spec, seed, frame_indices=indices, trail_strength=strength)
+                        for spec, seed, indices, strength in jobs])
     frames = through_mp4(frames)
     return (resize_frames(frames) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-def make_frames(num_clips: int, frames_per_clip: int, seed: int, workers: int, chunk: int = 250):
-    """Frames from ``num_clips`` clips over the pretraining pairs: uint8 (N, 32, 32, 3), colour and shape indices.
+def make_frames(num_clips: int, frames_per_clip: int, seed: int, workers: int, chunk: int = 250,
+                trail_strength: tuple[float, float] = (0.0, 0.0)):
+    """Frames from ``num_clips`` clips over the pretraining pairs: uint8 (N, 32, 32, 3), colour, shape and motion
+    indices.
 
     Few frames per clip (at random times) keep the frames diverse; they are encoded to H.264 in chunks (one
-    mp4 per chunk of clips, so each frame is compressed as in a real video without one encoder per clip).
+    mp4 per chunk of clips, so each frame is compressed as in a real video without one encoder per clip). Each
+    clip draws its motion-trail strength uniformly from ``trail_strength``.
     """
     rng = random.Random(seed)
     pairs = pretraining_pairs()
-    jobs, colours, shapes = [], [], []
+    jobs, colours, shapes, motions = [], [], [], []
     for i in range(num_clips):
         colour, shape = pairs[i % len(pairs)]
-        spec = ClipSpec(shape, colour, rng.choice(PRETRAIN_MOTIONS), rng.choice(BACKGROUNDS))
+        motion = rng.choice([m for m in PRETRAIN_MOTIONS if is_valid(shape, m)])
+        spec = ClipSpec(shape, colour, motion, rng.choice(BACKGROUNDS))
         indices = sorted(rng.sample(range(16), frames_per_clip))
-        jobs.append((spec.to_dict(), rng.getrandbits(62), indices))
+        strength = rng.uniform(*trail_strength) if trail_strength[1] > 0 else 0.0
+        jobs.append((spec.to_dict(), rng.getrandbits(62), indices, strength))
         colours += [PRETRAIN_COLOURS.index(colour)] * frames_per_clip
         shapes += [SHAPES.index(shape)] * frames_per_clip
+        motions += [PRETRAIN_MOTIONS.index(motion)] * frames_per_clip
     chunks = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
     if workers > 1:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             arrays = pool.map(_chunk_frames, chunks)
     else:
         arrays = [_chunk_frames(c) for c in chunks]
-    return torch.from_numpy(np.concatenate(arrays)), torch.tensor(colours), torch.tensor(shapes)
+    return (torch.from_numpy(np.concatenate(arrays)), torch.tensor(colours), torch.tensor(shapes),
+            torch.tensor(motions))
 
 
 class CaptionBank:
-    """Every caption, tokenised once. A caption's subject is a colour-shape pair, a shape alone ("a circle") or a
-    colour alone ("a red shape"); it is written bare (25 %) or in one of the 28 Kinetics templates."""
+    """Every caption, tokenised once. A caption's subject is a colour-shape pair, a shape alone ("a circle"), a
+    colour alone ("a red shape") and, with ``motion_captions``, a shape-motion combination ("a circle moving
+    left", except `HELD_OUT_MOTION_SHAPES`) or a motion alone ("a shape rotating"); it is written bare (25 %) or
+    in one of the 28 Kinetics templates. -1 in a subject's colour, shape or motion means "any"."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer, motion_captions: bool = False):
         colours = PRETRAIN_COLOURS
-        self.subjects = ([(colours.index(c), SHAPES.index(s), colour_shape_name(c, s)) for c, s in pretraining_pairs()]
-                         + [(-1, SHAPES.index(s), f"a {s}") for s in SHAPES]
-                         + [(colours.index(c), -1, f"a {c} shape") for c in colours])
+        self.subjects = ([(colours.index(c), SHAPES.index(s), -1, colour_shape_name(c, s))
+                          for c, s in pretraining_pairs()]
+                         + [(-1, SHAPES.index(s), -1, f"a {s}") for s in SHAPES]
+                         + [(colours.index(c), -1, -1, f"a {c} shape") for c in colours])
+        if motion_captions:
+            held = set(HELD_OUT_MOTION_SHAPES)
+            self.subjects += [(-1, SHAPES.index(s), PRETRAIN_MOTIONS.index(m), motion_shape_name(s, m))
+                              for s in SHAPES for m in PRETRAIN_MOTIONS if is_valid(s, m) and (s, m) not in held]
+            self.subjects += [(-1, -1, PRETRAIN_MOTIONS.index(m), motion_name(m)) for m in PRETRAIN_MOTIONS]
         self.templates = list(CAPTION_TEMPLATES) + list(KINETICS_TEMPLATES)
-        prompts = [t.format(name) for _, _, name in self.subjects for t in self.templates]
+        prompts = [t.format(name) for *_, name in self.subjects for t in self.templates]
         tokens = tokenizer(prompts, padding=True, return_tensors="pt")
         self.input_ids, self.attention_mask = tokens["input_ids"], tokens["attention_mask"]
-        self.colour = torch.tensor([c for c, _, _ in self.subjects])
-        self.shape = torch.tensor([s for _, s, _ in self.subjects])
+        self.colour = torch.tensor([c for c, _, _, _ in self.subjects])
+        self.shape = torch.tensor([s for _, s, _, _ in self.subjects])
+        self.motion = torch.tensor([m for _, _, m, _ in self.subjects])
 
     def sample(self, generator: torch.Generator):
         """One caption per subject, each in a random template: token ids and attention mask (subjects, L)."""
@@ -173,10 +206,15 @@ class CaptionBank:
         width = int(mask.sum(1).max())
         return ids[:, :width], mask[:, :width]
 
-    def positives(self, colour_idx: torch.Tensor, shape_idx: torch.Tensor, grey: torch.Tensor) -> torch.Tensor:
+    def positives(self, colour_idx: torch.Tensor, shape_idx: torch.Tensor, grey: torch.Tensor,
+                  motion_idx: torch.Tensor | None = None) -> torch.Tensor:
         """(images, subjects) bool: the caption describes the image (greyscale images have no colour)."""
         colour_ok = (self.colour[None, :] == -1) | ((self.colour[None, :] == colour_idx[:, None]) & ~grey[:, None])
-        return colour_ok & ((self.shape[None, :] == -1) | (self.shape[None, :] == shape_idx[:, None]))
+        shape_ok = (self.shape[None, :] == -1) | (self.shape[None, :] == shape_idx[:, None])
+        motion_ok = self.motion[None, :] == -1
+        if motion_idx is not None:
+            motion_ok = motion_ok | (self.motion[None, :] == motion_idx[:, None])
+        return colour_ok & shape_ok & motion_ok
 
 
 class PhraseBank:
@@ -269,7 +307,8 @@ def main(argv=None) -> dict:
     tokenizer = save_tokenizer(args.output_dir)
     write_preprocessor_config(args.output_dir)
 
-    frames, colour_idx, shape_idx = make_frames(args.num_clips, args.frames_per_clip, args.seed, args.threads)
+    frames, colour_idx, shape_idx, motion_idx = make_frames(args.num_clips, args.frames_per_clip, args.seed,
+                                                             args.threads, trail_strength=tuple(args.trail_strength))
     data_seconds = time.perf_counter() - start
     print(f"{len(frames)} training frames from {args.num_clips} clips in {data_seconds:.1f} s", flush=True)
 
@@ -281,7 +320,7 @@ def main(argv=None) -> dict:
             sincos_position_embeddings(grid, config.vision_config.hidden_size))
     num_params = sum(p.numel() for p in model.parameters())
     print(f"CLIPModel with {num_params:,} parameters", flush=True)
-    bank = CaptionBank(tokenizer)
+    bank = CaptionBank(tokenizer, motion_captions=args.motion_captions > 0)
     phrase_bank = PhraseBank(tokenizer)
     text_generator = torch.Generator().manual_seed(args.seed + 1)  # own stream: the image batches stay the same
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
@@ -306,7 +345,8 @@ def main(argv=None) -> dict:
         text = F.normalize(model.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output,
                            dim=-1)
         logits = model.logit_scale.exp().clamp(max=100.0) * image @ text.T
-        loss = multi_positive_loss(logits, bank.positives(colour_idx[index], shape_idx[index], grey))
+        loss = multi_positive_loss(logits, bank.positives(colour_idx[index], shape_idx[index], grey,
+                                                          motion_idx[index]))
         if args.text_contrast_weight > 0:
             ids, mask = phrase_bank.sample(args.text_contrast_phrases, text_generator)
             phrases = F.normalize(model.get_text_features(input_ids=ids, attention_mask=mask).pooler_output, dim=-1)
@@ -325,19 +365,23 @@ def main(argv=None) -> dict:
     eval_frames = still_frames(all_pairs(), args.eval_videos_per_pair)
     results = {label: zero_shot_still_accuracy(model, tokenizer, templates=templates, frames=eval_frames)
                for label, templates in (("bare", ("{}",)), ("kinetics28", KINETICS_TEMPLATES))}
+    motion = zero_shot_motion_accuracy(model, tokenizer)
     total_seconds = time.perf_counter() - start
     model.save_pretrained(args.output_dir)
     info = {"args": vars(args), "num_parameters": num_params, "num_frames": len(frames),
             "held_out_pairs": [list(p) for p in HELD_OUT_PAIRS], "vocabulary_pairs": len(all_pairs()),
             "seconds": {"data": round(data_seconds, 1), "train": round(train_seconds, 1),
                         "total": round(total_seconds, 1)},
-            "zero_shot_still_top1": results, "torch": torch.__version__}
+            "held_out_motion_shapes": [list(p) for p in HELD_OUT_MOTION_SHAPES],
+            "zero_shot_still_top1": results, "zero_shot_motion_top1": motion, "torch": torch.__version__}
     with open(os.path.join(args.output_dir, "pretraining_info.json"), "w") as f:
         json.dump(info, f, indent=2)
     chance = 1 / len(all_pairs())
     for label, acc in results.items():
         print(f"zero-shot still-frame top-1 ({label} prompts, {len(all_pairs())}-way, chance {chance:.1%}): "
               f"seen pairs {acc['seen']:.1%}  held-out pairs {acc['held_out']:.1%}")
+    print("zero-shot motion-shape top-1 on single frames of protocol videos ("
+          + ", ".join(f"{k} {v:.1%}" for k, v in motion.items()) + ")")
     print(f"total {total_seconds:.0f} s (data {data_seconds:.0f} s, training {train_seconds:.0f} s); "
           f"saved to {args.output_dir}")
     return info

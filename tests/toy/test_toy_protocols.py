@@ -6,7 +6,7 @@ import pytest
 
 from hfvideoclip.data.toy import PROTOCOL_NAMES, load_protocol, read_mp4
 from hfvideoclip.data.toy import protocols as P
-from hfvideoclip.data.toy.world import MOTIONS, SHAPES, is_valid, motion_shape_name
+from hfvideoclip.data.toy.world import BACKGROUNDS, MOTIONS, SHAPES, is_valid, motion_shape_name
 
 COLUMNS = ["video", "label", "shape", "colour", "motion", "background", "motion_kind"]
 
@@ -46,8 +46,11 @@ def test_default_sizes_stay_small():
 
 
 def test_b2n_base_and_novel():
+    """Default: novel classes are the combinations of motions no base class shows (novel actions, as K400's novel
+    classes are); every shape appears on both sides."""
     p = plan("toy-b2n")
-    combos = {(s, m) for s in SHAPES for m in P.DEFAULT_PARAMS["toy-b2n"]["motions"] if is_valid(s, m)}
+    motions = P.DEFAULT_PARAMS["toy-b2n"]["motions"]
+    combos = {(s, m) for s in SHAPES for m in motions if is_valid(s, m)}
     assert len(p.splits) == 3
     bases = []
     for split in p.splits:
@@ -55,15 +58,46 @@ def test_b2n_base_and_novel():
         assert split["train"]["names"] == split["eval"]["base"]["names"]
         assert not base & novel
         assert base | novel == {motion_shape_name(s, m) for s, m in combos}
-        assert abs(len(base) - len(novel)) <= 2
         rows = split["train"]["rows"]
+        base_motions = {r["motion"] for r in rows}
+        novel_motions = {r["motion"] for r in split["eval"]["novel"]["rows"]}
+        assert not base_motions & novel_motions and base_motions | novel_motions == set(motions)
+        assert len(base_motions) == len(motions) // 2
         assert {r["shape"] for r in rows} == set(SHAPES)
-        assert {r["motion"] for r in rows} == set(P.DEFAULT_PARAMS["toy-b2n"]["motions"])
-        assert len(rows) == 16 * len(base)
-        kinds = {r["motion_kind"] for r in split["eval"]["novel"]["rows"]}
-        assert kinds == {"direction-free", "direction-pair"}
+        assert len(rows) == P.DEFAULT_PARAMS["toy-b2n"]["shots"] * len(base)
         bases.append(frozenset(base))
     assert len(set(bases)) == 3, "three different base sets"
+    kinds = {r["motion_kind"] for split in p.splits for r in split["eval"]["novel"]["rows"]}
+    assert kinds == {"direction-free", "direction-pair"}
+
+
+def test_b2n_novel_combinations_of_seen_motions_on_request():
+    p = plan("toy-b2n", novel_motions=False)
+    for split in p.splits:
+        train_motions = {r["motion"] for r in split["train"]["rows"]}
+        assert train_motions == set(P.DEFAULT_PARAMS["toy-b2n"]["motions"])
+        base, novel = split["eval"]["base"]["names"], split["eval"]["novel"]["names"]
+        assert abs(len(base) - len(novel)) <= 2
+
+
+def test_b2n_base_shots_share_their_motions_background_and_novel_videos_never_do():
+    """context_correlation: a background -> motion shortcut that fits the base training set and misleads on
+    novel classes (their videos show other motions' backgrounds)."""
+    motions = P.DEFAULT_PARAMS["toy-b2n"]["motions"]
+    own = {m: BACKGROUNDS[i % len(BACKGROUNDS)] for i, m in enumerate(motions)}
+    shots, correlation = P.DEFAULT_PARAMS["toy-b2n"]["shots"], P.DEFAULT_PARAMS["toy-b2n"]["context_correlation"]
+    assert 0 < correlation < 1
+    for split in plan("toy-b2n").splits:
+        train = split["train"]["rows"]
+        with_own = sum(r["background"] == own[r["motion"]] for r in train)
+        assert with_own >= round(correlation * shots) * len(split["train"]["names"])
+        novel = split["eval"]["novel"]["rows"]
+        assert novel and all(r["background"] != own[r["motion"]] for r in novel)
+        base = split["eval"]["base"]["rows"]  # the base test set follows the training distribution
+        assert sum(r["background"] == own[r["motion"]] for r in base) / len(base) >= correlation - 0.1
+    uncorrelated = plan("toy-b2n", context_correlation=0.0).splits[0]
+    novel = uncorrelated["eval"]["novel"]["rows"]
+    assert any(r["background"] == own[r["motion"]] for r in novel)
 
 
 def test_xd_target_vocabularies_are_new():

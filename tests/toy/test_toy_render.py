@@ -89,3 +89,32 @@ def test_invalid_specs_raise():
     with pytest.raises(ValueError, match="background"):
         ClipSpec("circle", "red", "still", "jungle")
     assert not is_valid("circle", "rotating") and is_valid("star", "rotating")
+
+
+@pytest.mark.parametrize("pair", [("moving left", "moving right"), ("moving up", "moving down"),
+                                  ("growing", "shrinking")])
+def test_motion_trails_show_motion_but_not_its_direction(pair):
+    """Trails are symmetric in time: frame k of a clip equals frame T-1-k of its time-reversed partner (same
+    seed), so a still shows that the shape moves, not which way. A trail drawn behind the shape only would
+    break the equality."""
+    first, second = (ClipSpec("star", "red", m, "plain", num_distractors=0) for m in pair)
+    a = render_clip(first, 11, trail_strength=1.0)
+    b = render_clip(second, 11, trail_strength=1.0)
+    plain = render_clip(first, 11)
+    assert torch.equal(a, b.flip(0)), "a trail must not show the direction"
+    moved = (a.int() - plain.int()).abs().sum(-1) > 30
+    assert moved[1:-1].sum(dim=(1, 2)).min() >= 8, "every frame of a moving shape shows a trail"
+
+
+def test_motion_trails_leave_still_shapes_and_the_randomness_alone():
+    spec = ClipSpec("cross", "blue", "still", "dots", num_distractors=0)
+    assert torch.equal(render_clip(spec, 5, trail_strength=1.0), render_clip(spec, 5))
+    moving = ClipSpec("cross", "blue", "side to side", "dots")
+    with_trails, without = render_clip(moving, 5, trail_strength=0.7), render_clip(moving, 5)
+    # same trajectories: the target's centroid is where it was without trails (the trail is symmetric)
+    for k in (3, 8, 12):
+        cx, cy = centroid(target_mask(with_trails[k:k + 1], "blue")[0])
+        ex, ey = centroid(target_mask(without[k:k + 1], "blue")[0])
+        assert abs(cx - ex) < 1.5 and abs(cy - ey) < 1.0
+    with pytest.raises(ValueError, match="trail_strength"):
+        render_clip(moving, 5, trail_strength=1.5)

@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 from ..protocols import TOY_PROTOCOL_NAMES, ProtocolData, ProtocolSplit
 from .encode import DEFAULT_FPS, write_mp4
-from .render import DEFAULT_NUM_FRAMES, DEFAULT_SIZE, render_clip
+from .render import DEFAULT_NUM_FRAMES, DEFAULT_SIZE, VIDEO_TRAIL_STRENGTH, render_clip
 from .world import (
     BACKGROUNDS,
     COLOURS,
@@ -64,7 +64,7 @@ from .world import (
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 """Part of every cache key: bump it when rendering or encoding changes, so stale caches are not reused."""
 
 PROTOCOL_NAMES = TOY_PROTOCOL_NAMES
@@ -78,7 +78,7 @@ GROUP_COLUMN = "motion_kind"
 # ------------------------------------------------------------------------------------------------- defaults
 
 _COMMON = {"seed": 0, "num_frames": DEFAULT_NUM_FRAMES, "size": DEFAULT_SIZE, "fps": DEFAULT_FPS,
-           "num_distractors": None}
+           "num_distractors": None, "trail_strength": VIDEO_TRAIL_STRENGTH}
 
 DEFAULT_PARAMS: dict[str, dict] = {
     "toy-still": {**_COMMON, "colours": list(COLOURS), "shapes": list(SHAPES),
@@ -86,7 +86,8 @@ DEFAULT_PARAMS: dict[str, dict] = {
     "toy-b2n": {**_COMMON, "shapes": list(SHAPES),
                 "motions": ["rotating", "blinking", "side to side", "bouncing", "moving left", "moving right",
                             "growing", "shrinking"],
-                "shots": 16, "eval_per_class": 8, "num_splits": 3, "base_fraction": 0.5},
+                "shots": 8, "eval_per_class": 8, "num_splits": 3, "base_fraction": 0.5,
+                "context_correlation": 0.9, "novel_motions": True},
     "toy-xd": {**_COMMON, "source_shapes": list(SHAPES),
                "source_motions": ["still", "rotating", "blinking", "side to side", "moving left", "moving right"],
                "train_per_class": 8, "target_colours": list(COLOURS), "target_shapes": list(SHAPES),
@@ -193,33 +194,64 @@ def _assign_base(combos: list[tuple[str, str]], motions: list[str], fraction: fl
 
 
 def _plan_b2n(p: dict) -> _Plan:
+    """Base-to-novel over shape-motion classes. With `novel_motions` (default) each split's base classes are all
+    the combinations of half the motions and its novel classes those of the other half: novel *actions*, which
+    a fine-tuned model has never been trained on and can only name through what its pretraining knows, as
+    K400's novel classes are; `novel_motions=False` gives novel *combinations* of motions and shapes seen in
+    training (~`base_fraction` of each motion's shapes are base). Few shots per base class, and with
+    `context_correlation` c > 0 the
+    base classes' training videos show their motion's own background (`BACKGROUNDS[motion index]`) in a
+    fraction c of the shots and of the base test videos (drawn from the same distribution, as a benchmark's base
+    test set is), while every novel test video shows another motion's background: a shortcut from background to
+    motion that pays on base classes and misleads on novel ones, as 16-shot K400 base classes tempt a fine-tuned
+    model into scene shortcuts that CLIP's own knowledge does not take."""
     shapes, motions = _check_subset(p, "shapes", SHAPES), _check_subset(p, "motions", MOTIONS)
     _check_positive(p, "shots", "eval_per_class", "num_splits")
     if not 0 < p["base_fraction"] < 1:
         raise ValueError(f"Parameter base_fraction={p['base_fraction']!r}: use a fraction in (0, 1), e.g. 0.5.")
+    correlation = float(p.get("context_correlation", 0.0))
+    if not 0.0 <= correlation <= 1.0:
+        raise ValueError(f"Parameter context_correlation={correlation!r}: use a fraction in [0, 1] (0: none).")
     plan = _Plan("toy-b2n", p)
     combos = [(s, m) for m in motions for s in shapes if is_valid(s, m)]
-    colours = list(COLOURS)
+    colours, backgrounds = list(COLOURS), list(BACKGROUNDS)
+    own_background = {m: backgrounds[i % len(backgrounds)] for i, m in enumerate(motions)}
 
-    def rows_for(group, role, count):
+    def background_for(motion: str, role: str, novel: bool, i: int, index: int) -> str:
+        count = p["shots"] if role == "train" else p["eval_per_class"]
+        if correlation > 0 and not novel and i < round(correlation * count):
+            return own_background[motion]
+        if correlation > 0 and novel:
+            others = [b for b in backgrounds if b != own_background[motion]]
+            return _cycle(others, i, index)
+        return _cycle(backgrounds, i, 2 * index)
+
+    def rows_for(group, role, count, novel=False):
         rows = []
         for label, (shape, motion) in enumerate(group):
             index = combos.index((shape, motion))
             for i in range(count):
-                spec = ClipSpec(shape, _cycle(colours, i, index), motion, _cycle(list(BACKGROUNDS), i, 2 * index),
-                                p["num_distractors"])
+                spec = ClipSpec(shape, _cycle(colours, i, index), motion,
+                                background_for(motion, role, novel, i, index), p["num_distractors"])
                 rows.append((label, plan.video(role, spec, shape, motion, i)))
         return rows
 
     for split in range(p["num_splits"]):
-        base, novel = _assign_base(combos, motions, p["base_fraction"], random.Random(f"b2n-{p['seed']}-{split}"))
+        rng = random.Random(f"b2n-{p['seed']}-{split}")
+        if p.get("novel_motions", False):
+            order = rng.sample(motions, len(motions))
+            base_motions = set(order[:max(1, min(len(order) - 1, round(p["base_fraction"] * len(order))))])
+            base = [c for c in combos if c[1] in base_motions]
+            novel = [c for c in combos if c[1] not in base_motions]
+        else:
+            base, novel = _assign_base(combos, motions, p["base_fraction"], rng)
         base_names = [motion_shape_name(s, m) for s, m in base]
         plan.splits.append({
             "name": f"split{split + 1}",
             "train": plan.table(base_names, rows_for(base, "train", p["shots"])),
             "eval": {"base": plan.table(base_names, rows_for(base, "eval", p["eval_per_class"])),
                      "novel": plan.table([motion_shape_name(s, m) for s, m in novel],
-                                         rows_for(novel, "eval", p["eval_per_class"]))},
+                                         rows_for(novel, "eval", p["eval_per_class"], novel=True))},
         })
     return plan
 
@@ -314,16 +346,16 @@ def default_cache_dir() -> str:
     return os.path.join(os.path.expanduser(root), "toy")
 
 
-def _render_and_write(job: tuple[str, dict, int, int, int, int]) -> None:
-    path, spec, seed, num_frames, size, fps = job
-    write_mp4(render_clip(spec, seed, num_frames=num_frames, size=size), path, fps)
+def _render_and_write(job: tuple[str, dict, int, int, int, int, float]) -> None:
+    path, spec, seed, num_frames, size, fps, trail_strength = job
+    write_mp4(render_clip(spec, seed, num_frames=num_frames, size=size, trail_strength=trail_strength), path, fps)
 
 
 def _generate(plan: _Plan, directory: Path, num_workers: int) -> None:
     p = plan.params
     for sub in {Path(rel).parent for rel in plan.videos}:
         (directory / sub).mkdir(parents=True, exist_ok=True)
-    jobs = [(str(directory / rel), spec, seed, p["num_frames"], p["size"], p["fps"])
+    jobs = [(str(directory / rel), spec, seed, p["num_frames"], p["size"], p["fps"], p.get("trail_strength", 0.0))
             for rel, (spec, seed) in sorted(plan.videos.items())]
     start = time.perf_counter()
     # disable=None: the bar shows on a terminal only, not in logs

@@ -252,19 +252,72 @@ def _as_spec(spec) -> ClipSpec:
     raise ValueError(f"`spec` must be a ClipSpec or a dict of its fields, got {type(spec).__name__}.")
 
 
+VIDEO_TRAIL_STRENGTH = 0.5
+"""Motion-trail strength of the protocols' videos (generator version 3): half the pretraining frames' 0.6-1.0, so
+the teacher's motion knowledge transfers, but less strongly than on its own frames."""
+TRAIL_EXPOSURE = 5.0
+"""Frames of motion a trail spans on each side of the drawn shape (a long exposure: the toy world's shapes move
+1-6 px per frame at 64 px, and the trail has to survive resizing to the tiny CLIP's 32 px)."""
+TRAIL_OFFSETS: tuple[float, ...] = (1 / 3, 2 / 3, 1.0)
+"""Ghost positions, as fractions of the exposure, before and after the drawn frame (both sides: direction-blind)."""
+TRAIL_WEIGHTS: tuple[float, ...] = (0.55, 0.35, 0.2)
+"""Opacity of each ghost pair relative to ``trail_strength``, fading with distance in time."""
+_TRAIL_MAX_SHIFT = 0.8  # longest trail, in radii of the shape
+_TRAIL_MAX_TURN = np.deg2rad(40.0)
+_TRAIL_MAX_SCALE = 0.3
+
+
+def _central_difference(values: np.ndarray) -> np.ndarray:
+    """Per-frame rate of change (per frame): central differences inside, one-sided at the ends."""
+    return np.gradient(np.asarray(values, dtype=np.float64)) if len(values) > 1 else np.zeros(len(values))
+
+
+def _trail(x, y, scale, angle, k: int, radius: float) -> list[tuple[float, float, float, float, float]]:
+    """Ghosts of frame ``k``: (x, y, scale, angle, weight), placed +-offset along the local rate of change.
+
+    The ghosts sit symmetrically around the drawn shape, like motion blur in a photograph: a still shows that the
+    shape moves (and along which axis, or that it turns or changes size) but not which way, so the two members of
+    a direction pair look alike in any single frame. Trail lengths are capped (`_TRAIL_MAX_*`) so fast motions
+    smear no more than 0.8 radii, 40 degrees or 30 % of the size.
+    """
+    vx, vy, vs, va = (_central_difference(v)[k] * TRAIL_EXPOSURE for v in (x, y, scale, angle))
+    shift = math.hypot(vx, vy)
+    if shift > _TRAIL_MAX_SHIFT * radius:
+        vx, vy = vx * _TRAIL_MAX_SHIFT * radius / shift, vy * _TRAIL_MAX_SHIFT * radius / shift
+    # sizes change slowly (x2 over a clip): a longer exposure for them, or the halo would vanish at 32 px
+    vs = 2.0 * vs
+    va, vs = float(np.clip(va, -_TRAIL_MAX_TURN, _TRAIL_MAX_TURN)), float(np.clip(vs, -_TRAIL_MAX_SCALE,
+                                                                                   _TRAIL_MAX_SCALE))
+    if max(math.hypot(vx, vy) / max(radius, 1e-6), abs(va), abs(vs)) < 0.02:
+        return []
+    ghosts = []
+    for offset, weight in zip(TRAIL_OFFSETS, TRAIL_WEIGHTS):
+        for sign in (-1.0, 1.0):
+            d = sign * offset
+            ghosts.append((x[k] + vx * d, y[k] + vy * d, max(scale[k] + vs * d, 0.05), angle[k] + va * d, weight))
+    return ghosts
+
+
 def render_clip(spec: ClipSpec | dict, seed: int, *, num_frames: int = DEFAULT_NUM_FRAMES,
-                size: int = DEFAULT_SIZE, frame_indices=None) -> torch.Tensor:
+                size: int = DEFAULT_SIZE, frame_indices=None, trail_strength: float = 0.0) -> torch.Tensor:
     """Render one clip as a uint8 tensor of shape (num_frames, size, size, 3); same seed -> same tensor.
 
     ``spec`` is a `ClipSpec` (or a dict of its fields): target shape, colour, motion, background and the number
     of distractors (None = 1-2 chosen by the seed). ``frame_indices`` renders only those frames of the clip
     (shape (len(frame_indices), size, size, 3)), identical to the same frames of the full clip.
+
+    ``trail_strength`` (0-1, default 0: none) draws a motion trail behind every moving shape, the target and the
+    distractors: faded copies at the positions (sizes, angles) a fraction of a frame before *and* after, so a
+    single frame shows motion the way a photograph of a runner does, without showing its direction (`_trail`).
+    It consumes no randomness: the clip's trajectories are the same with and without trails.
     """
     spec = _as_spec(spec)
     if num_frames < 2:
         raise ValueError(f"num_frames={num_frames}: a clip needs at least 2 frames to show motion.")
     if size < 16:
         raise ValueError(f"size={size}: render at 16 px or more (64 is the default).")
+    if not 0.0 <= float(trail_strength) <= 1.0:
+        raise ValueError(f"trail_strength={trail_strength}: use a value in [0, 1] (0 = no motion trails).")
     rng = np.random.default_rng(int(seed))
     t = np.linspace(0.0, 1.0, num_frames)
     background = _background(spec.background, size, rng)
@@ -291,7 +344,13 @@ def render_clip(spec: ClipSpec | dict, seed: int, *, num_frames: int = DEFAULT_N
     for i, k in enumerate(indices):
         canvas = background.copy()
         for shape, grey, d_radius, dx, dy, d_angle in distractors:
+            if trail_strength > 0:
+                for gx, gy, _, ga, weight in _trail(dx, dy, np.ones(num_frames), d_angle, k, d_radius):
+                    _draw(canvas, shape, gx, gy, d_radius, ga, grey, alpha=trail_strength * weight)
             _draw(canvas, shape, dx[k], dy[k], d_radius, d_angle[k], grey)
+        if trail_strength > 0 and visible[k] > 0:
+            for gx, gy, gs, ga, weight in _trail(x, y, scale, angle, k, radius * scale[k]):
+                _draw(canvas, spec.shape, gx, gy, radius * gs, ga, colour, alpha=trail_strength * weight)
         _draw(canvas, spec.shape, x[k], y[k], radius * scale[k], angle[k], colour, alpha=float(visible[k]))
         frames[i] = np.clip(canvas * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return torch.from_numpy(frames)

@@ -94,6 +94,21 @@ HELD_OUT_PAIRS: tuple[tuple[str, str], ...] = (
 still appears in other pretraining pairs, so recognising these pairs is compositional generalisation."""
 
 
+HELD_OUT_MOTION_SHAPES: tuple[tuple[str, str], ...] = (
+    ("star", "rotating"),
+    ("circle", "bouncing"),
+    ("triangle", "moving left"),
+    ("cross", "growing"),
+    ("crescent", "side to side"),
+    ("bar", "shrinking"),
+    ("triangle", "moving right"),
+    ("star", "moving up"),
+)
+"""Shape-motion combinations never captioned while pretraining the tiny CLIP (its frames may still show them, named
+by colour and shape only). Every shape and every motion is captioned in other combinations, so naming these
+zero-shot is compositional, as "a dog surfing" is for CLIP."""
+
+
 def all_pairs() -> list[tuple[str, str]]:
     """Every (colour, shape) pair, colours outer, in vocabulary order."""
     return [(c, s) for c in COLOURS for s in SHAPES]
