@@ -21,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-COLUMNS_B2N = ("base_top1", "novel_top1", "hm", "novel_top1_direction_free", "novel_top1_direction_pair")
+COLUMNS_B2N = ("base_top1", "novel_top1", "hm", "base_top1_direction_free", "base_top1_direction_pair",
+               "novel_top1_direction_free", "novel_top1_direction_pair")
 COLUMNS_OTHER = ("top1", "top1_direction_free", "top1_direction_pair")
 
 
