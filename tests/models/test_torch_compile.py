@@ -8,17 +8,15 @@ tests/training/test_torch_compile_training.py, in a child process."""
 
 import pytest
 import torch
+from test_modeling_video_clip import FRAMES, TEXT  # the tiny configs of the modeling tests
+from test_modeling_video_clip import VISION as MODELING_VISION
 from torch._dynamo.utils import counters
 from transformers import CLIPConfig, CLIPModel
 
 import hfvideoclip  # noqa: F401  (registers the Auto classes)
 from hfvideoclip import VideoClipModel
 
-TEXT = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, vocab_size=99,
-            max_position_embeddings=16, bos_token_id=97, eos_token_id=98, pad_token_id=0)
-VISION = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=30,
-              patch_size=6)
-FRAMES = 4
+VISION = {**MODELING_VISION, "patch_size": 6}  # 25 patches a frame: quick to compile
 
 
 @pytest.fixture(scope="module")
