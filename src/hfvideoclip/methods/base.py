@@ -183,15 +183,11 @@ class Objective(nn.Module):
         blocks included) is compiled and the method's own code stays eager, so `functional_call` with
         interpolated or fast weights, EMA updates and `no_grad` teachers run unchanged; `regional=False`:
         each `VideoClipModel`'s vision and text transformers whole. `compile_kwargs` go to `torch.compile`."""
-        from transformers.modeling_layers import GradientCheckpointingLayer
-
         from ..models.video_clip.modeling_video_clip import VideoClipModel
 
-        for module in self.modules():
-            if regional and isinstance(module, GradientCheckpointingLayer):
-                module.compile(**compile_kwargs)
-            elif not regional and isinstance(module, VideoClipModel):
-                module.compile_towers(regional=False, **compile_kwargs)
+        for module in self.modules():  # the student's base model (inside any adapter wrapper) and the teachers
+            if isinstance(module, VideoClipModel):
+                module.compile_towers(regional=regional, **compile_kwargs)
         return self
 
     def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None,

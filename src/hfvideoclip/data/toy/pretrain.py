@@ -178,7 +178,7 @@ def zero_shot_motion_accuracy(model, tokenizer, *, motions=B2N_MOTIONS, videos_p
 
     return {"all": correct.mean().item(),
             "held_out": mean_where([c in held for c in label_of]),
-            "direction_free": mean_where([MOTIONS[m].kind == "direction-free" for _, m in label_of]),
+            "direction_free": mean_where([motion_kind(m) == "direction-free" for _, m in label_of]),
             "direction_pair": mean_where([motion_kind(m) == "direction-pair" for _, m in label_of]),
             "pair_vs_partner": sum(partner_wins) / len(partner_wins) if partner_wins else float("nan"),
             "chance": 1.0 / len(classes)}

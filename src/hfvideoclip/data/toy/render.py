@@ -307,7 +307,7 @@ def render_clip(spec: ClipSpec | dict, seed: int, *, num_frames: int = DEFAULT_N
     (shape (len(frame_indices), size, size, 3)), identical to the same frames of the full clip.
 
     ``trail_strength`` (0-1, default 0: none) draws a motion trail behind every moving shape, the target and the
-    distractors: faded copies at the positions (sizes, angles) a fraction of a frame before *and* after, so a
+    distractors: faded copies at the positions (sizes, angles) up to `TRAIL_EXPOSURE` frames before *and* after, so a
     single frame shows motion the way a photograph of a runner does, without showing its direction (`_trail`).
     It consumes no randomness: the clip's trajectories are the same with and without trails.
     """
