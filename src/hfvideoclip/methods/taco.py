@@ -37,6 +37,8 @@ class TacoConfig(MethodConfig):
         "help": "tau; default (M/D)/exp(logit_scale) of the initial model ((M/D)/100 for OpenAI CLIP) puts the "
                 "anchor-mediated score on the model's own logit scale."})
     ema_momentum: float = field(default=EMA_MOMENTUM, metadata={"help": "EMA teacher momentum (1.0 = frozen)."})
+    specialization_projection: bool = field(default=True, metadata={
+        "help": "CE through the disposable projection v + h(v); false: CE on v itself (TACO Table 1(a) ablation)."})
 
     def validate(self, args) -> None:
         if not 0.0 <= self.ema_momentum <= 1.0:
@@ -52,7 +54,8 @@ class TacoObjective(CrossEntropyObjective):
     def __init__(self, student, config, context):
         super().__init__(student, config, context)
         dim = self.projection_dim
-        self.heads["specialization"] = SpecializationProjection(dim)
+        if config.specialization_projection:
+            self.heads["specialization"] = SpecializationProjection(dim)
         # float32 whatever the student's dtype: with m = 0.9998 an update of 2e-4 of the difference is below bf16's
         # resolution and the teacher would stall.
         self.ema_teacher = copy.deepcopy(student).float().eval().requires_grad_(False)
@@ -62,7 +65,8 @@ class TacoObjective(CrossEntropyObjective):
 
     def loss(self, pixel_values_videos, labels):
         ce, video, _, text = self.classification(pixel_values_videos, labels,
-                                                 video_transform=self.heads["specialization"])
+                                                 video_transform=self.heads["specialization"]
+                                                 if "specialization" in self.heads else None)
         with torch.no_grad():
             teacher_video = self.ema_teacher.get_video_features(pixel_values_videos=pixel_values_videos)
             if text_tower_trains(self.student):
