@@ -7,8 +7,9 @@
 Each (method, split, seed) is one `hfvideoclip train` run in its own process (its results.json is kept, and a
 finished run is not redone, so an interrupted table resumes); `zero-shot` is `hfvideoclip evaluate` of the
 starting model. Prints mean +- std over all runs of a method (splits x seeds) of base / novel top-1 and HM for
-base-to-novel protocols, top-1 otherwise, plus the direction-free / direction-pair top-1 where the protocol
-reports them, and writes the table to `<output_dir>/table.md`.
+base-to-novel protocols, top-1 otherwise, plus the direction-free / direction-pair top-1 and `pair_vs_partner`
+(a direction-pair video against its reverse class; only splits whose vocabulary holds both, the run count in
+brackets) where the protocol reports them, and writes the table to `<output_dir>/table.md`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import time
 from pathlib import Path
 
 COLUMNS_B2N = ("base_top1", "novel_top1", "hm", "base_top1_direction_free", "base_top1_direction_pair",
-               "novel_top1_direction_free", "novel_top1_direction_pair")
-COLUMNS_OTHER = ("top1", "top1_direction_free", "top1_direction_pair")
+               "novel_top1_direction_free", "novel_top1_direction_pair", "base_pair_vs_partner",
+               "novel_pair_vs_partner")
+COLUMNS_OTHER = ("top1", "top1_direction_free", "top1_direction_pair", "pair_vs_partner")
 
 
 def run(command: list[str], log: Path) -> None:
@@ -76,16 +78,20 @@ def main() -> None:
         runs = [one(method, split, seed, args, extra) for split in splits
                 for seed in (seeds[:1] if method == "zero-shot" else seeds)]
         table[method] = runs
-    first = next(iter(table.values()))[0]
-    columns = [c for c in (COLUMNS_B2N if "hm" in first else COLUMNS_OTHER) if c in first]
+    every = [r for runs in table.values() for r in runs]
+    columns = [c for c in (COLUMNS_B2N if "hm" in every[0] else COLUMNS_OTHER) if any(c in r for r in every)]
     lines = [f"{args.protocol}: mean +- std (top-1 %) over splits {args.splits} x seeds {args.seeds}",
              "| method | runs | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
     for method, runs in table.items():
         cells = []
         for column in columns:
-            values = [100 * r[column] for r in runs if column in r]
+            values = [100 * r[column] for r in runs if column in r]  # pair_vs_partner: splits with pairs only
+            if not values:
+                cells.append("-")
+                continue
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.1f} +- {spread:.1f}")
+            count = f" ({len(values)})" if len(values) < len(runs) else ""
+            cells.append(f"{statistics.mean(values):.1f} +- {spread:.1f}{count}")
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
     print(text)

@@ -9,8 +9,8 @@ The model learns colours and shapes from captions such as "a red circle", "a pho
 (`render_clip(trail_strength=...)`, 0.6-1.0 here, 0.5 in the protocols' videos) and captions name the motion
 ("a circle moving left", "a shape rotating"). Trails are symmetric in time, so a frame shows that a shape moves
 and along which axis, never which way: the model stays blind to direction pairs (left / right, growing /
-shrinking), which only a video model can learn. Blinking is not shown (a single frame of a blinking shape is a
-still one). Frames are preprocessed as a video model sees them (rendered clip -> H.264 mp4 -> decode -> shorter
+shrinking), which only a video model can learn. A blinking shape's trace is the same long exposure: it is drawn
+half-transparent, in the frames it is off as well as on. Frames are preprocessed as a video model sees them (rendered clip -> H.264 mp4 -> decode -> shorter
 side to 32 px, bilinear antialiased -> centre crop -> CLIP normalisation), with light random-resized-crop and flip
 augmentation; two frames per clip from many clips keep the frames diverse.
 
@@ -80,7 +80,7 @@ from hfvideoclip.data.toy.world import (
 from hfvideoclip.data.transforms import to_grayscale
 from hfvideoclip.text.templates import KINETICS_TEMPLATES
 
-PRETRAIN_MOTIONS = [m for m in MOTIONS if m != "blinking"]  # blinking clips have frames without the target
+PRETRAIN_MOTIONS = list(MOTIONS)
 PRETRAIN_COLOURS = list(PALETTE)  # the protocol colours plus PRETRAINING_COLOURS
 
 

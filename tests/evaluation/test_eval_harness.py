@@ -277,6 +277,42 @@ def test_toy_protocol_metric_names_come_from_the_protocol():
                                  plot=False)["metrics"]) == {"top1", "top5", "top1_std", "top5_std"}
 
 
+def test_pair_vs_partner_scores_an_action_against_its_reverse():
+    from hfvideoclip.data import ProtocolData, ProtocolSplit
+    from hfvideoclip.evaluation.harness import pair_vs_partner
+
+    names = ["circle left", "circle right", "star left", "star still"]
+    partners = {"circle left": "circle right", "circle right": "circle left", "star left": "star right"}
+    videos = [("v0", 0, [1, 0.9, 0, 0]),    # own 1.0 > partner 0.9: right
+              ("v1", 1, [0.2, 0.1, 0.9, 0]),  # own 0.1 < partner 0.2: wrong (and top-1 is another class)
+              ("v2", 2, [0, 0, 1, 0]),        # partner "star right" is not in the vocabulary: not counted
+              ("v3", 3, [0, 0, 0, 1])]        # no partner
+    features = Features({"video": Value("string"), "label": ClassLabel(names=names)})
+    dataset = Dataset.from_dict({"video": [v for v, _, _ in videos], "label": [c for _, c, _ in videos]}, features)
+    processor = FakeProcessor({v: e for v, _, e in videos})
+    processor.tokenizer.names = names  # class i embeds to the i-th one-hot vector
+    protocol = ProtocolData("pairs", [ProtocolSplit("split1", None, {"test": dataset})], partner_classes=partners)
+    metrics = evaluate_protocol(FakeModel(), processor, protocol, templates="{}", progress=False,
+                                plot=False)["per_split"][0]["metrics"]
+    assert metrics["pair_vs_partner"] == pytest.approx(0.5) and metrics["top1"] == pytest.approx(0.75)
+    plain = evaluate_protocol(FakeModel(), processor, ProtocolData("plain", protocol.splits), templates="{}",
+                              progress=False, plot=False)["metrics"]
+    assert "pair_vs_partner" not in plain
+    scores = torch.tensor([[2.0, 2.0], [1.0, 3.0], [3.0, 1.0]])
+    assert pair_vs_partner(scores, torch.tensor([0, 1, 1]), {0: 1, 1: 0}) == pytest.approx(1 / 3)  # a tie is wrong
+    assert pair_vs_partner(scores, torch.tensor([0, 1, 1]), {}) is None
+
+
+def test_toy_partner_classes_pair_each_direction_with_its_reverse():
+    from hfvideoclip.data.toy.world import MOTIONS, motion_shape_name, partner_class_names
+
+    partners = partner_class_names()
+    assert partners[motion_shape_name("circle", "moving left")] == motion_shape_name("circle", "moving right")
+    assert partners["a red star growing"] == "a red star shrinking"
+    assert all(partners[partner] == name for name, partner in partners.items())
+    assert not any(name.endswith(MOTIONS["rotating"].phrase) for name in partners)
+
+
 # ------------------------------------------------------------------------------------------------ sharding
 @pytest.mark.parametrize("num_items", [0, 1, 2, 5, 8])
 @pytest.mark.parametrize("num_processes", [2, 3])

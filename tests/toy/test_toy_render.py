@@ -118,3 +118,20 @@ def test_motion_trails_leave_still_shapes_and_the_randomness_alone():
         assert abs(cx - ex) < 1.5 and abs(cy - ey) < 1.0
     with pytest.raises(ValueError, match="trail_strength"):
         render_clip(moving, 5, trail_strength=1.5)
+
+
+def test_a_long_exposure_shows_a_blinking_shape_half_transparent_in_every_frame():
+    """The trace of blinking a still can show: under the exposure that draws trails the target is drawn at its
+    mean visibility over the exposure, in the frames it is off as well as on (without trails: on or off)."""
+    spec = ClipSpec("star", "red", "blinking", "plain", num_distractors=0)
+    plain, exposed = render_clip(spec, 4).float(), render_clip(spec, 4, trail_strength=1.0).float()
+    lit = target_mask(plain.to(torch.uint8), "red").sum((1, 2))
+    on, off = int(lit.argmax()), int(lit.argmin())
+    assert lit[off] == 0 and lit[on] > 20
+    shape = (plain[on] - plain[off]).abs().sum(-1) > 60  # the target's pixels
+    full = (plain[on] - plain[off])[shape].abs().sum()
+    opacity = [((exposed[k] - plain[off])[shape].abs().sum() / full).item() for k in range(len(plain))]
+    assert all(0.2 < value < 0.8 for value in opacity), opacity
+    half = render_clip(spec, 4, trail_strength=0.5).float()
+    assert ((half[on] - plain[off])[shape].abs().sum() / full) > opacity[on]  # on frames stay brighter
+    assert ((half[off] - plain[off])[shape].abs().sum() / full) < opacity[off]

@@ -52,6 +52,10 @@ class ProtocolData:
             how often the top-1 class has the true class's value (the right shape with the wrong motion).
         group_column: a metadata column that groups the videos (e.g. ``motion_kind``); gives ``top1_<group>`` per
             value (``top1_direction_free``, ``top1_direction_pair``).
+        partner_classes: class name -> the same action reversed (``"a circle moving left"`` -> ``"a circle moving
+            right"``, SSv2's "pushing something from left to right" / "... right to left"); gives
+            ``pair_vs_partner``, how often a video of such a class scores above its partner when both are in the
+            vocabulary: 0.5 for a model blind to the order of frames.
     """
 
     name: str
@@ -60,6 +64,7 @@ class ProtocolData:
     params: dict = field(default_factory=dict)
     metric_columns: tuple[str, ...] = ()
     group_column: str | None = None
+    partner_classes: dict[str, str] = field(default_factory=dict)
 
 
 ProtocolLoader = Callable[..., ProtocolData]

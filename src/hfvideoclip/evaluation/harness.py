@@ -9,9 +9,9 @@ Class texts are the dataset vocabulary ``dataset.features["label"].names`` fille
 embedded once per vocabulary (`class_text_embeddings`).
 
 Extra metrics come from the protocol (`hfvideoclip.data.ProtocolData`): ``metric_columns`` give
-``<column>_top1`` (right attribute, e.g. ``shape_top1``) and ``group_column`` gives ``top1_<group>`` (e.g.
-``top1_direction_free``). Under several processes (``accelerate launch``) every process scores a contiguous shard
-of the videos (`shard_range`) and the logits are gathered, so each returns the whole `EvalOutput` in order.
+``<column>_top1`` (right attribute, e.g. ``shape_top1``), ``group_column`` gives ``top1_<group>`` (e.g.
+``top1_direction_free``) and ``partner_classes`` give ``pair_vs_partner`` (an action against its reverse). Under
+several processes (``accelerate launch``) every process scores a contiguous shard of the videos (`shard_range`) and the logits are gathered, so each returns the whole `EvalOutput` in order.
 """
 
 from __future__ import annotations
@@ -79,6 +79,9 @@ class EvalOutput:
     """Per-video values of the protocol's `metric_columns` (column -> num_videos values): when every class has one
     value of a column and the classes differ in it, ``<column>_top1`` is how often the top-1 class has the true
     class's value (the right shape with the wrong motion)."""
+    partners: dict[int, int] = field(default_factory=dict)
+    """Class index -> index of its reversed partner class (`ProtocolData.partner_classes`, both in the vocabulary):
+    gives ``pair_vs_partner``."""
 
     def metrics(self, prefix: str = "") -> dict[str, float]:
         """``{prefix}top1``, ``{prefix}top5`` (top-min(5, C)), ``{prefix}top1_<group>`` per group value and
@@ -93,6 +96,9 @@ class EvalOutput:
             accuracy = attribute_accuracy(self.scores, self.labels, values)
             if accuracy is not None:
                 out[f"{prefix}{column}_top1"] = accuracy
+        versus = pair_vs_partner(self.logits if self.logits is not None else self.scores, self.labels, self.partners)
+        if versus is not None:
+            out[f"{prefix}pair_vs_partner"] = versus
         return out
 
     def per_class_accuracy(self) -> torch.Tensor:
@@ -117,6 +123,26 @@ def attribute_accuracy(scores: torch.Tensor, labels: torch.Tensor, values: Seque
     if any(p not in class_value for p in predicted):
         return None
     return sum(class_value[p] == v for p, v in zip(predicted, values)) / len(values)
+
+
+def pair_vs_partner(scores: torch.Tensor, labels: torch.Tensor, partners: Mapping[int, int]) -> float | None:
+    """Fraction of the videos of partnered classes that score their own class above its partner (a two-way choice
+    between an action and its reverse; ties count as wrong). scores: (N, C); labels: (N,); partners: class index ->
+    partner index. None when no video belongs to a partnered class."""
+    rows = [row for row, label in enumerate(labels.tolist()) if label in partners]
+    if not rows:
+        return None
+    own = torch.tensor([labels[row].item() for row in rows])
+    other = torch.tensor([partners[int(label)] for label in own])
+    picked = scores[torch.tensor(rows)]
+    return (picked.gather(1, own[:, None]) > picked.gather(1, other[:, None])).float().mean().item()
+
+
+def partner_indices(class_names: Sequence[str], partner_classes: Mapping[str, str] | None) -> dict[int, int]:
+    """`ProtocolData.partner_classes` as vocabulary indices, for the classes whose partner is also in it."""
+    index = {name: i for i, name in enumerate(class_names)}
+    return {index[name]: index[partner] for name, partner in (partner_classes or {}).items()
+            if name in index and partner in index}
 
 
 def metric_suffix(value: str) -> str:
@@ -237,7 +263,8 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
                      progress: bool = True, device: torch.device | str | None = None,
                      text_embeds: torch.Tensor | None = None, num_workers: int | None = None, keep_examples: int = 4,
                      desc: str | None = None, metric_columns: Sequence[str] = (), group_column: str | None = None,
-                     distributed: bool | None = None, bad_video: str = "raise") -> EvalOutput:
+                     partner_classes: Mapping[str, str] | None = None, distributed: bool | None = None,
+                     bad_video: str = "raise") -> EvalOutput:
     """Score every video of `dataset` against the dataset's vocabulary.
 
     Args:
@@ -260,6 +287,8 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         desc: label of the progress bar.
         metric_columns: metadata columns giving ``<column>_top1`` (`EvalOutput.attributes`), where present.
         group_column: metadata column giving ``top1_<value>`` per value (`EvalOutput.groups`), where present.
+        partner_classes: class name -> its reversed partner (`ProtocolData.partner_classes`): gives
+            ``pair_vs_partner`` (`EvalOutput.partners`).
         distributed: shard the videos over processes and gather the logits (every process must call this and
             gets the whole output). None: when a torch.distributed process group is up; False: never.
     """
@@ -373,7 +402,7 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         attributes = {column: [values[i] for i in kept] for column, values in attributes.items()}
     return EvalOutput(scores=logits.softmax(dim=-1), labels=torch.cat([part[1] for part in shards]),
                       class_names=class_names, video_paths=paths, logits=logits, groups=groups,
-                      attributes=attributes,
+                      attributes=attributes, partners=partner_indices(class_names, partner_classes),
                       examples=_pick_examples([e for part in shards for e in part[2]], keep_examples),
                       skipped=[entry for part in shards for entry in part[4]])
 
@@ -460,9 +489,9 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
     ``results.md`` and, if `plot`, one ``plot_<split>.png`` per split (per-class accuracy + misclassified videos).
 
     `protocol_data` (a `hfvideoclip.data.ProtocolData`) has ``name`` and ``splits``; each split has ``name`` and
-    ``eval`` (dict of datasets). Its ``metric_columns`` and ``group_column`` (absent: none) add ``<column>_top1``
-    and ``top1_<group>`` metrics. Under several processes (`distributed`, see `evaluate_dataset`) every process
-    must call this; all return the results, the main process alone writes files.
+    ``eval`` (dict of datasets). Its ``metric_columns``, ``group_column`` and ``partner_classes`` (absent: none) add
+    ``<column>_top1``, ``top1_<group>`` and ``pair_vs_partner`` metrics. Under several processes (`distributed`, see
+    `evaluate_dataset`) every process must call this; all return the results, the main process alone writes files.
     """
     from .results import write_results
 
@@ -472,6 +501,7 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
         raise ValueError(f"Protocol {protocol_name!r} has no splits to evaluate.")
     metric_columns = tuple(getattr(protocol_data, "metric_columns", None) or ())
     group_column = getattr(protocol_data, "group_column", None)
+    partner_classes = getattr(protocol_data, "partner_classes", None)
     if _process_layout(distributed)[0] != 0:
         output_dir = None  # the main process writes the files
     output_path = Path(output_dir) if output_dir is not None else None
@@ -497,7 +527,8 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
                 model, processor, dataset, templates=templates, num_clips=num_clips, num_crops=num_crops,
                 batch_size=batch_size, num_frames=num_frames, progress=progress, device=device,
                 text_embeds=text_cache[vocabulary], num_workers=num_workers, desc=where,
-                metric_columns=metric_columns, group_column=group_column, distributed=distributed,
+                metric_columns=metric_columns, group_column=group_column, partner_classes=partner_classes,
+                distributed=distributed,
                 bad_video=bad_video)
             skipped.extend(outputs[set_name].skipped)
         per_split.append({"split": split_name, "metrics": split_metrics(outputs)})

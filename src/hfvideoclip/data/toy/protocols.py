@@ -60,11 +60,12 @@ from .world import (
     motion_kind,
     motion_name,
     motion_shape_name,
+    partner_class_names,
 )
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 """Part of every cache key: bump it when rendering or encoding changes, so stale caches are not reused."""
 
 PROTOCOL_NAMES = TOY_PROTOCOL_NAMES
@@ -432,4 +433,4 @@ def load_protocol(name: str, cache_dir: str | os.PathLike | None = None, **param
                             eval={key: _dataset(table, root) for key, table in split["eval"].items()})
               for split in manifest["splits"]]
     return ProtocolData(name=name, splits=splits, root=str(root), params=resolved, metric_columns=METRIC_COLUMNS,
-                        group_column=GROUP_COLUMN)
+                        group_column=GROUP_COLUMN, partner_classes=partner_class_names())

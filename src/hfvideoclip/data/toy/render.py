@@ -253,8 +253,9 @@ def _as_spec(spec) -> ClipSpec:
 
 
 VIDEO_TRAIL_STRENGTH = 0.5
-"""Motion-trail strength of the protocols' videos (generator version 3): half the pretraining frames' 0.6-1.0, so
-the teacher's motion knowledge transfers, but less strongly than on its own frames."""
+"""Motion-trail strength of the protocols' videos (generator version 3; version 4 adds the blinking exposure): half
+the pretraining frames' 0.6-1.0, so the teacher's motion knowledge transfers, but less strongly than on its own
+frames."""
 TRAIL_EXPOSURE = 5.0
 """Frames of motion a trail spans on each side of the drawn shape (a long exposure: the toy world's shapes move
 1-6 px per frame at 64 px, and the trail has to survive resizing to the tiny CLIP's 32 px)."""
@@ -298,6 +299,21 @@ def _trail(x, y, scale, angle, k: int, radius: float) -> list[tuple[float, float
     return ghosts
 
 
+def _exposed_opacity(visible: np.ndarray, k: int, trail_strength: float) -> float:
+    """Opacity of the target in frame ``k`` under the long exposure that draws trails: a mix, by
+    ``trail_strength``, of its visibility in that frame and its mean visibility over +-`TRAIL_EXPOSURE` frames.
+
+    Only a blinking target changes (every other motion is visible throughout): a long exposure of a shape that
+    switches on and off shows it half-transparent, in the frames it is off as well as on, the static trace of
+    blinking that a still can show (the way trails are the trace of moving).
+    """
+    if visible.min() >= 1.0:
+        return 1.0
+    reach = int(TRAIL_EXPOSURE)
+    window = visible[max(0, k - reach):k + reach + 1]
+    return float((1.0 - trail_strength) * visible[k] + trail_strength * window.mean())
+
+
 def render_clip(spec: ClipSpec | dict, seed: int, *, num_frames: int = DEFAULT_NUM_FRAMES,
                 size: int = DEFAULT_SIZE, frame_indices=None, trail_strength: float = 0.0) -> torch.Tensor:
     """Render one clip as a uint8 tensor of shape (num_frames, size, size, 3); same seed -> same tensor.
@@ -308,7 +324,8 @@ def render_clip(spec: ClipSpec | dict, seed: int, *, num_frames: int = DEFAULT_N
 
     ``trail_strength`` (0-1, default 0: none) draws a motion trail behind every moving shape, the target and the
     distractors: faded copies at the positions (sizes, angles) up to `TRAIL_EXPOSURE` frames before *and* after, so a
-    single frame shows motion the way a photograph of a runner does, without showing its direction (`_trail`).
+    single frame shows motion the way a photograph of a runner does, without showing its direction (`_trail`);
+    under the same exposure a blinking target is drawn half-transparent, on and off (`_exposed_opacity`).
     It consumes no randomness: the clip's trajectories are the same with and without trails.
     """
     spec = _as_spec(spec)
@@ -351,6 +368,7 @@ def render_clip(spec: ClipSpec | dict, seed: int, *, num_frames: int = DEFAULT_N
         if trail_strength > 0 and visible[k] > 0:
             for gx, gy, gs, ga, weight in _trail(x, y, scale, angle, k, radius * scale[k]):
                 _draw(canvas, spec.shape, gx, gy, radius * gs, ga, colour, alpha=trail_strength * weight)
-        _draw(canvas, spec.shape, x[k], y[k], radius * scale[k], angle[k], colour, alpha=float(visible[k]))
+        opacity = float(visible[k]) if trail_strength <= 0 else _exposed_opacity(visible, k, trail_strength)
+        _draw(canvas, spec.shape, x[k], y[k], radius * scale[k], angle[k], colour, alpha=opacity)
         frames[i] = np.clip(canvas * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return torch.from_numpy(frames)

@@ -145,6 +145,23 @@ def motion_name(motion: str) -> str:
     return f"a shape {MOTIONS[motion].phrase}"
 
 
+def partner_class_names() -> dict[str, str]:
+    """Every toy class name of a direction-pair motion -> the same class with the partner motion (``"a circle moving
+    left"`` -> ``"a circle moving right"``; motion-shape, colour-motion-shape and motion-only names): the protocols'
+    `partner_classes`."""
+    partners = {}
+    for motion, spec in MOTIONS.items():
+        if spec.partner is None:
+            continue
+        partners[motion_name(motion)] = motion_name(spec.partner)
+        for shape in SHAPES:
+            partners[motion_shape_name(shape, motion)] = motion_shape_name(shape, spec.partner)
+            for colour in COLOURS:
+                partners[colour_motion_shape_name(colour, shape, motion)] = colour_motion_shape_name(
+                    colour, shape, spec.partner)
+    return partners
+
+
 def motion_kind(motion: str) -> str:
     """``"direction-free"`` or ``"direction-pair"``."""
     return MOTIONS[motion].kind
