@@ -2,7 +2,8 @@
 
     python benchmarks/toy_benchmark.py [--protocol toy-b2n] [--methods zero-shot,ce,open_vclip,froster,taco,open_mede]
         (a method may name a backbone: ce@viclip)
-        [--splits 0,1,2] [--seeds 42,43] [--model DIR] [--output_dir /tmp/toy-benchmark] [-- extra train flags]
+        [--splits 0,1,2] [--seeds 42,43] [--model DIR] [--output_dir /tmp/toy-benchmark] [--plot PNG]
+        [-- extra train flags]
 
 Each (method, split, seed) is one `hfvideoclip train` run in its own process (its results.json is kept, and a
 finished run is not redone, so an interrupted table resumes); `zero-shot` is `hfvideoclip evaluate` of the
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="42,43")
     parser.add_argument("--model", default=None, help="starting model (default: the shipped toy CLIP)")
     parser.add_argument("--output_dir", default="/tmp/toy-benchmark")
+    parser.add_argument("--plot", default=None, help="base-to-novel: also write the base vs novel scatter here (PNG)")
     args, extra = parser.parse_known_args()
     extra = [e for e in extra if e != "--"]
     splits = [int(s) for s in args.splits.split(",")]
@@ -96,6 +98,19 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     Path(args.output_dir, f"table-{args.protocol}.md").write_text(text + "\n")
+    if args.plot and "hm" in every[0]:
+        from hfvideoclip.evaluation.plots import plot_base_vs_novel
+
+        points = {}
+        for method, runs in table.items():
+            point = {}
+            for key in ("base", "novel"):
+                values = [100 * r[f"{key}_top1"] for r in runs]
+                point[key] = statistics.mean(values)
+                point[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            points[method] = point
+        title = f"{args.protocol}: mean +- std over splits {args.splits} x seeds {args.seeds}"
+        print(f"plot: {plot_base_vs_novel(points, args.plot, title=title)}")
 
 
 if __name__ == "__main__":

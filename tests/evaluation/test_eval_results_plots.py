@@ -96,3 +96,29 @@ def test_plot_is_a_valid_png(tmp_path):
     assert len(set(figure.convert("RGB").getdata())) > 10
     with pytest.raises(ValueError):
         plot_split({}, tmp_path / "empty.png")
+
+
+def test_base_vs_novel_scatter_puts_each_method_where_its_accuracies_are(tmp_path):
+    from hfvideoclip.evaluation.plots import METHOD_COLOURS, plot_base_vs_novel, render_base_vs_novel
+
+    # ce: high base, low novel; froster: lower base, higher novel (error bars on one of them only)
+    points = {"ce": {"base": 70.0, "novel": 35.0, "base_std": 4.0, "novel_std": 6.0},
+              "froster": {"base": 60.0, "novel": 50.0}}
+    figure = render_base_vs_novel(points, title="toy-b2n")
+    pixels = list(figure.getdata())
+    width = figure.size[0]
+
+    def centre(colour):
+        found = [(i % width, i // width) for i, p in enumerate(pixels) if p == colour]
+        assert found, f"no pixel of {colour}"
+        xs, ys = sorted(x for x, _ in found), sorted(y for _, y in found)
+        return xs[len(xs) // 2], ys[len(ys) // 2]
+
+    (ce_x, ce_y), (froster_x, froster_y) = centre(METHOD_COLOURS[0]), centre(METHOD_COLOURS[1])
+    assert ce_x > froster_x + 40, "higher base top-1 is further right"
+    assert froster_y < ce_y - 40, "higher novel top-1 is higher up"
+    path = plot_base_vs_novel(points, tmp_path / "b2n.png")
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+    with pytest.raises(ValueError, match="'froster'.*'novel'"):
+        render_base_vs_novel({"froster": {"base": 60.0}})

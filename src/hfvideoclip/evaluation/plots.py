@@ -1,6 +1,6 @@
-"""One PNG per evaluated split, drawn with Pillow (no matplotlib): per-class top-1 accuracy bars for each
+"""Figures drawn with Pillow (no matplotlib). One PNG per evaluated split: per-class top-1 accuracy bars for each
 evaluation set (base and novel, or test), then a strip of frames of a few misclassified videos with their true
-label and top-3 predictions.
+label and top-3 predictions. One PNG comparing methods: base vs novel top-1 over curves of equal harmonic mean.
 """
 
 from __future__ import annotations
@@ -203,4 +203,72 @@ def plot_split(outputs: Mapping[str, EvalOutput], path: str | Path, title: str =
     return path
 
 
-__all__ = ["plot_split", "render_split_figure"]
+
+
+METHOD_COLOURS = [(52, 110, 190), (230, 130, 30), (20, 140, 70), (190, 40, 40), (120, 80, 170), (40, 150, 150),
+                  (150, 120, 30), (90, 90, 90)]
+
+
+def render_base_vs_novel(points: Mapping[str, Mapping[str, float]], title: str = "", size: int = 720
+                         ) -> Image.Image:
+    """A base-vs-novel scatter, as the papers compare methods: one point per method at (base top-1, novel top-1) in
+    %, with +-std bars when ``points[method]`` has ``base_std`` / ``novel_std``, over dashed curves of equal
+    harmonic mean. ``points``: method -> {"base", "novel"[, "base_std", "novel_std"]}."""
+    if not points:
+        raise ValueError("render_base_vs_novel got no methods to plot.")
+    for method, point in points.items():
+        if "base" not in point or "novel" not in point:
+            raise ValueError(f"Method {method!r}: a point needs 'base' and 'novel' top-1 (in %), got {dict(point)}.")
+    fonts = _Fonts()
+    left, top, plot = 80, 70 if title else 30, size - 120
+    image = Image.new("RGB", (size, top + plot + 70), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    if title:
+        draw.text((MARGIN, 20), title, fill=TEXT, font=fonts.title)
+    values = [p[key] + sign * p.get(f"{key}_std", 0.0) for p in points.values() for key in ("base", "novel")
+              for sign in (-1, 1)]
+    low = max(0.0, 10 * math.floor(min(values) / 10 - 0.5))
+    high = min(100.0, 10 * math.ceil(max(values) / 10 + 0.5))
+
+    def at(base: float, novel: float) -> tuple[float, float]:
+        return (left + (base - low) / (high - low) * plot, top + plot - (novel - low) / (high - low) * plot)
+
+    for tick in range(int(low), int(high) + 1, 10):
+        x, y = at(tick, tick)
+        draw.line([(x, top), (x, top + plot)], fill=GRID)
+        draw.line([(left, y), (left + plot, y)], fill=GRID)
+        draw.text((x - 8, top + plot + 6), str(tick), fill=MUTED, font=fonts.small)
+        draw.text((left - 30, y - 7), str(tick), fill=MUTED, font=fonts.small)
+    for hm in range(int(low) + 10, int(high), 10):  # novel = hm * base / (2 base - hm) on the curve HM = hm
+        curve = [(b, hm * b / (2 * b - hm)) for b in [low + (high - low) * i / 200 for i in range(201)]
+                 if 2 * b - hm > 0]
+        curve = [at(b, n) for b, n in curve if low <= n <= high]
+        for i in range(0, len(curve) - 1, 2):
+            draw.line([curve[i], curve[i + 1]], fill=(200, 200, 200))
+        if curve:
+            draw.text((curve[-1][0] - 40, curve[-1][1] - 16), f"HM {hm}", fill=MUTED, font=fonts.small)
+    draw.rectangle([left, top, left + plot, top + plot], outline=MUTED)
+    draw.text((left + plot / 2 - 50, top + plot + 28), "base top-1 (%)", fill=TEXT, font=fonts.text)
+    draw.text((10, top - 24), "novel top-1 (%)", fill=TEXT, font=fonts.text)
+    for index, (method, point) in enumerate(points.items()):
+        colour = METHOD_COLOURS[index % len(METHOD_COLOURS)]
+        x, y = at(point["base"], point["novel"])
+        bx, by = point.get("base_std", 0.0) / (high - low) * plot, point.get("novel_std", 0.0) / (high - low) * plot
+        draw.line([(x - bx, y), (x + bx, y)], fill=colour, width=2)
+        draw.line([(x, y - by), (x, y + by)], fill=colour, width=2)
+        draw.ellipse([x - 6, y - 6, x + 6, y + 6], fill=colour)
+        box = draw.textbbox((x + 9, y - 22), method, font=fonts.text)
+        draw.rectangle([box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1], fill=BACKGROUND)
+        draw.text((x + 9, y - 22), method, fill=colour, font=fonts.text)
+    return image
+
+
+def plot_base_vs_novel(points: Mapping[str, Mapping[str, float]], path: str | Path, title: str = "") -> Path:
+    """`render_base_vs_novel` written to ``path`` (PNG); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_base_vs_novel(points, title).save(path, format="PNG")
+    return path
+
+
+__all__ = ["plot_base_vs_novel", "plot_split", "render_base_vs_novel", "render_split_figure"]
