@@ -150,6 +150,14 @@ def test_preset_and_flags(tmp_path):
         parse_args(["--config", str(bad), "--output_dir", str(tmp_path)])
 
 
+def test_vclip_edge_flag_builds_the_student_with_it(clip_dir, dataset, tmp_path, build, make_args):
+    trainer = build(tmp_path, "froster", clip_dir, dataset, vclip_edge="mask")
+    assert trainer.model.student.config.vclip_edge == "mask"
+    assert build(tmp_path / "zero", "froster", clip_dir, dataset).model.student.config.vclip_edge == "zero"
+    with pytest.raises(ValueError, match="--vclip_edge must be 'zero' or 'mask'"):
+        make_args(tmp_path, "froster", vclip_edge="pad")
+
+
 def test_bad_description_file_names_the_file_and_the_fix(clip_dir, dataset, tmp_path, build):
     path = tmp_path / "descriptions.json"
     path.write_text(json.dumps({"0": "Red circle: a red disc slides left"}))

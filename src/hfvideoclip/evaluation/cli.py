@@ -39,13 +39,14 @@ def default_model_path() -> str:
 
 
 def load_model_and_processor(name_or_path: str, *, temporal_mode: str = "mean", num_frames: int | None = None,
-                             device: str | None = None):
+                             device: str | None = None, vclip_edge: str = "zero"):
     """`VideoClipModel` + `VideoClipProcessor` from a saved directory or Hub id; a plain CLIP checkpoint is wrapped
-    with `temporal_mode` (see `hfvideoclip.models.loading.load_video_clip_model`)."""
+    with `temporal_mode` and `vclip_edge` (see `hfvideoclip.models.loading.load_video_clip_model`)."""
     from ..models.loading import load_video_clip_model
     from ..models.video_clip.processing_video_clip import VideoClipProcessor
 
-    model = load_video_clip_model(name_or_path, temporal_mode=temporal_mode, num_frames=num_frames)
+    model = load_video_clip_model(name_or_path, temporal_mode=temporal_mode, num_frames=num_frames,
+                                  vclip_edge=vclip_edge)
     processor = VideoClipProcessor.from_pretrained(str(name_or_path), num_frames=num_frames or model.config.num_frames)
     if device is not None:
         model = model.to(device)
@@ -70,8 +71,9 @@ def default_num_clips(protocol: str, own_data: bool = False) -> int:
 def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_dir: str | Path | None = None, *,
                    num_clips: int | None = None, num_crops: int = 1, batch_size: int = 8,
                    templates: str | Sequence[str] = "kinetics", cache_dir: str | None = None,
-                   temporal_mode: str = "mean", num_frames: int | None = None, device: str | None = None,
-                   num_workers: int | None = None, progress: bool = True, plot: bool = True, bad_video: str = "raise",
+                   temporal_mode: str = "mean", vclip_edge: str = "zero", num_frames: int | None = None,
+                   device: str | None = None, num_workers: int | None = None, progress: bool = True,
+                   plot: bool = True, bad_video: str = "raise",
                    dataset_name: str | None = None, dataset_config_name: str | None = None,
                    validation_dir: str | None = None, validation_file: str | None = None,
                    video_column_name: str = "video", label_column_name: str = "label",
@@ -122,7 +124,7 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
         distributed = True
     model_name = str(model) if model is not None else default_model_path()
     video_model, processor = load_model_and_processor(model_name, temporal_mode=temporal_mode,
-                                                      num_frames=num_frames, device=device)
+                                                      num_frames=num_frames, device=device, vclip_edge=vclip_edge)
     all_results = {}
     for name in names:
         data = datasets_by_name.get(name) or load_protocol(name, cache_dir=cache_dir,
@@ -162,6 +164,8 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="where toy protocol videos are generated and `datasets` / embedded videos are cached")
     parser.add_argument("--temporal_mode", default="mean", choices=["mean", "vclip", "viclip"],
                         help="backbone for plain CLIP checkpoints (ignored for VideoClip checkpoints)")
+    parser.add_argument("--vclip_edge", default="zero", choices=["zero", "mask"],
+                        help="vclip backbone from plain CLIP: zero keys at the clip edges (official) or masked")
     parser.add_argument("--num_frames", type=int, default=None, help="frames per clip (default: the model's)")
     parser.add_argument("--device", default=None, help="e.g. cpu or cuda (default: where the model loads)")
     parser.add_argument("--num_workers", type=int, default=-1,
@@ -195,7 +199,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         all_results = run_evaluation(
             args.model, args.protocol, args.output_dir, num_clips=args.num_clips, num_crops=args.num_crops,
             batch_size=args.batch_size, templates=args.templates, cache_dir=args.cache_dir,
-            temporal_mode=args.temporal_mode, num_frames=args.num_frames, device=args.device,
+            temporal_mode=args.temporal_mode, vclip_edge=args.vclip_edge, num_frames=args.num_frames,
+            device=args.device,
             num_workers=args.num_workers, progress=not args.no_progress, plot=not args.no_plot,
             bad_video=args.bad_video, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name,
             validation_dir=args.validation_dir, validation_file=args.validation_file,

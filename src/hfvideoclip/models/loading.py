@@ -26,16 +26,17 @@ def checkpoint_model_type(name_or_path: str) -> str | None:
 
 
 def load_video_clip_model(name_or_path, temporal_mode: str | None = None, num_frames: int | None = None,
-                          require_temporal_mode: bool = False) -> VideoClipModel:
+                          require_temporal_mode: bool = False, vclip_edge: str = "zero") -> VideoClipModel:
     """A `VideoClipModel` from a VideoClip checkpoint, or from a CLIP one wrapped with `temporal_mode` (default
-    `mean`) and `num_frames` (default 8). With `require_temporal_mode`, a VideoClip checkpoint of another temporal
-    mode is an error (training a method on a backbone it was not asked for); otherwise its own mode is kept.
-    A folder exported by an `msta` / `adapter` run comes back with its adapter (an `MstaModel`, frozen)."""
+    `mean`), `num_frames` (default 8) and `vclip_edge` (`VideoClipConfig.vclip_edge`). With
+    `require_temporal_mode`, a VideoClip checkpoint of another temporal mode is an error (training a method on a
+    backbone it was not asked for); otherwise its own mode is kept. A folder exported by an `msta` / `adapter` run
+    comes back with its adapter (an `MstaModel`, frozen)."""
     name_or_path = str(name_or_path)
     model_type = checkpoint_model_type(name_or_path)
     if model_type == "clip":
         return VideoClipModel.from_clip(name_or_path, temporal_mode=temporal_mode or "mean",
-                                        num_frames=num_frames or 8)
+                                        num_frames=num_frames or 8, vclip_edge=vclip_edge)
     if model_type != "video_clip":
         raise ValueError(f"--model {name_or_path!r} is a {model_type!r} checkpoint; hfvideoclip loads CLIP "
                          "(model_type 'clip') and VideoClip ('video_clip') checkpoints.")

@@ -30,6 +30,9 @@ class VideoClipTrainingArguments(TrainingArguments):
         "help": "Trainable parameters: full, frozen_text, lora (hfvideoclip.adapters.available_adaptations())."})
     temporal_mode: str | None = field(default=None, metadata={
         "help": "Backbone temporal mode when building from CLIP (mean, vclip, viclip); default: the method's."})
+    vclip_edge: str = field(default="zero", metadata={
+        "help": "vclip backbone built from CLIP: 'zero' keys for the missing neighbours at the clip edges (official "
+                "Open-VCLIP / FROSTER code) or 'mask' them out of the softmax (VideoClipConfig.vclip_edge)."})
     num_frames: int = field(default=8, metadata={"help": "Frames per training clip."})
     templates: str = field(default="kinetics", metadata={
         "help": "Class-text templates: 'kinetics' (28-template ensemble, TACO App. F) or 'single' ('a video of {}.')."})
@@ -85,6 +88,8 @@ class VideoClipTrainingArguments(TrainingArguments):
         get_adaptation(self.adaptation)
         if self.bad_video not in ("raise", "skip"):
             raise ValueError(f"--bad_video must be 'raise' or 'skip', got {self.bad_video!r}.")
+        if self.vclip_edge not in ("zero", "mask"):
+            raise ValueError(f"--vclip_edge must be 'zero' or 'mask', got {self.vclip_edge!r}.")
         if self.templates not in ("kinetics", "single"):
             raise ValueError(f"--templates must be 'kinetics' or 'single', got {self.templates!r}.")
         if not 0.0 < self.crop_min_area <= 1.0:

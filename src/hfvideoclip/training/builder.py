@@ -45,7 +45,8 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
                          "class names (the prompts are built from them).")
 
     student = load_video_clip_model(model_path, temporal_mode=args.temporal_mode or objective_class.default_temporal_mode,
-                                    num_frames=args.num_frames, require_temporal_mode=args.temporal_mode is not None)
+                                    num_frames=args.num_frames, require_temporal_mode=args.temporal_mode is not None,
+                                    vclip_edge=args.vclip_edge)
     processor = VideoClipProcessor.from_pretrained(model_path, num_frames=args.num_frames)
     zero_shot = None
     if objective_class.needs_zero_shot_model or args.patch_alpha is not None:
