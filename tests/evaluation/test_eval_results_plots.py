@@ -109,8 +109,13 @@ def test_base_vs_novel_scatter_puts_each_method_where_its_accuracies_are(tmp_pat
     width = figure.size[0]
 
     def centre(colour):
-        found = [(i % width, i // width) for i, p in enumerate(pixels) if p == colour]
-        assert found, f"no pixel of {colour}"
+        """Centre of the method's dot: pixels whose 7 x 7 neighbourhood is all its colour (not bars, lines, text)."""
+        def is_colour(x, y):
+            return 0 <= x < width and 0 <= y * width < len(pixels) and pixels[y * width + x] == colour
+
+        found = [(i % width, i // width) for i, p in enumerate(pixels) if p == colour
+                 and all(is_colour(i % width + dx, i // width + dy) for dx in (-3, 3) for dy in (-3, 3))]
+        assert found, f"no dot of {colour}"
         xs, ys = sorted(x for x, _ in found), sorted(y for _, y in found)
         return xs[len(xs) // 2], ys[len(ys) // 2]
 

@@ -221,26 +221,27 @@ def render_base_vs_novel(points: Mapping[str, Mapping[str, float]], title: str =
             raise ValueError(f"Method {method!r}: a point needs 'base' and 'novel' top-1 (in %), got {dict(point)}.")
     fonts = _Fonts()
     left, top, plot = 80, 70 if title else 30, size - 120
-    image = Image.new("RGB", (size, top + plot + 70), BACKGROUND)
+    image = Image.new("RGB", (size + 150, top + plot + 70), BACKGROUND)
     draw = ImageDraw.Draw(image)
     if title:
         draw.text((MARGIN, 20), title, fill=TEXT, font=fonts.title)
-    values = [p[key] + sign * p.get(f"{key}_std", 0.0) for p in points.values() for key in ("base", "novel")
-              for sign in (-1, 1)]
-    low = max(0.0, 10 * math.floor(min(values) / 10 - 0.5))
-    high = min(100.0, 10 * math.ceil(max(values) / 10 + 0.5))
+    values = [p[key] for p in points.values() for key in ("base", "novel")]
+    step = 5 if max(values) - min(values) <= 30 else 10
+    low = max(0.0, step * math.floor(min(values) / step - 1))
+    high = min(100.0, max(low + 4 * step, step * math.ceil(max(values) / step + 1)))
 
     def at(base: float, novel: float) -> tuple[float, float]:
+        base, novel = min(max(base, low), high), min(max(novel, low), high)  # std bars stop at the frame
         return (left + (base - low) / (high - low) * plot, top + plot - (novel - low) / (high - low) * plot)
 
-    for tick in range(int(low), int(high) + 1, 10):
+    for tick in range(int(low), int(high) + 1, step):
         x, y = at(tick, tick)
         draw.line([(x, top), (x, top + plot)], fill=GRID)
         draw.line([(left, y), (left + plot, y)], fill=GRID)
         draw.text((x - 8, top + plot + 6), str(tick), fill=MUTED, font=fonts.small)
         draw.text((left - 30, y - 7), str(tick), fill=MUTED, font=fonts.small)
-    for hm in range(int(low) + 10, int(high), 10):  # novel = hm * base / (2 base - hm) on the curve HM = hm
-        curve = [(b, hm * b / (2 * b - hm)) for b in [low + (high - low) * i / 200 for i in range(201)]
+    for hm in range(int(low) + step, int(high), step):  # novel = hm * base / (2 base - hm) on the curve HM = hm
+        curve = [(b, hm * b / (2 * b - hm)) for b in [low + (high - low) * i / 400 for i in range(401)]
                  if 2 * b - hm > 0]
         curve = [at(b, n) for b, n in curve if low <= n <= high]
         for i in range(0, len(curve) - 1, 2):
@@ -250,16 +251,24 @@ def render_base_vs_novel(points: Mapping[str, Mapping[str, float]], title: str =
     draw.rectangle([left, top, left + plot, top + plot], outline=MUTED)
     draw.text((left + plot / 2 - 50, top + plot + 28), "base top-1 (%)", fill=TEXT, font=fonts.text)
     draw.text((10, top - 24), "novel top-1 (%)", fill=TEXT, font=fonts.text)
+    placed = []
     for index, (method, point) in enumerate(points.items()):
         colour = METHOD_COLOURS[index % len(METHOD_COLOURS)]
         x, y = at(point["base"], point["novel"])
-        bx, by = point.get("base_std", 0.0) / (high - low) * plot, point.get("novel_std", 0.0) / (high - low) * plot
-        draw.line([(x - bx, y), (x + bx, y)], fill=colour, width=2)
-        draw.line([(x, y - by), (x, y + by)], fill=colour, width=2)
+        base_std, novel_std = point.get("base_std", 0.0), point.get("novel_std", 0.0)
+        draw.line([at(point["base"] - base_std, point["novel"]), at(point["base"] + base_std, point["novel"])],
+                  fill=colour, width=2)
+        draw.line([at(point["base"], point["novel"] - novel_std), at(point["base"], point["novel"] + novel_std)],
+                  fill=colour, width=2)
         draw.ellipse([x - 6, y - 6, x + 6, y + 6], fill=colour)
-        box = draw.textbbox((x + 9, y - 22), method, font=fonts.text)
-        draw.rectangle([box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1], fill=BACKGROUND)
-        draw.text((x + 9, y - 22), method, fill=colour, font=fonts.text)
+        placed.append((y, x, method, colour))
+    # labels in a column right of the frame, in the points' vertical order, joined to their points by a line
+    last = -math.inf
+    for y, x, method, colour in sorted(placed):
+        label_y = max(y - 8, last + 20)
+        last = label_y
+        draw.line([(x + 7, y), (left + plot + 8, label_y + 8)], fill=colour)
+        draw.text((left + plot + 12, label_y), method, fill=colour, font=fonts.text)
     return image
 
 
