@@ -194,3 +194,15 @@ def test_non_editable_install_runs_the_taco_preset_from_another_directory(clip_d
     assert recorded["preset"].startswith(str(target)) and recorded["preset"].endswith("taco.yaml")
     assert recorded["arguments"]["weight_decay"] == {"value": 0.2, "source": "preset"}
     assert recorded["arguments"]["rsd_weight"] == {"value": 0.4, "source": "preset"}
+
+
+def test_protocol_params_are_a_json_object_or_a_clear_error():
+    from hfvideoclip.training.recipe import parse_protocol_params
+
+    assert parse_protocol_params('{"shots": 16, "motions": ["moving left", "moving right"]}') == {
+        "shots": 16, "motions": ["moving left", "moving right"]}
+    assert parse_protocol_params(None) == {}
+    with pytest.raises(ValueError, match="--protocol_params is not valid JSON"):
+        parse_protocol_params("shots=16")
+    with pytest.raises(ValueError, match="--protocol_params must be a JSON object"):
+        parse_protocol_params("[16]")

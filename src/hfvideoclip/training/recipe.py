@@ -43,6 +43,9 @@ class ScriptArguments:
     data_dir: str | None = field(default=None, metadata={
         "help": "The benchmark's videos and annotation files for b2n-*, xd-*, fs* protocols (`hfvideoclip data "
                 "list` says what each needs)."})
+    protocol_params: str | None = field(default=None, metadata={
+        "help": "JSON object of the protocol's own parameters, e.g. '{\"shots\": 16, \"motions\": [\"moving left\", "
+                "\"moving right\"]}' (toy protocols: hfvideoclip.data.toy.protocols.resolve_params)."})
     config: str | None = field(default=None, metadata={
         "help": "Preset YAML replacing the method's shipped preset (flag names as keys)."})
     eval_num_clips: int | None = field(default=None, metadata={
@@ -179,6 +182,21 @@ def comparable_splits(protocol, split_index: int):
     return dataclasses.replace(protocol, splits=kept)
 
 
+def parse_protocol_params(text: str | None) -> dict:
+    """`--protocol_params` as a dict (empty when not given); a clear error for anything but a JSON object."""
+    if not text:
+        return {}
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--protocol_params is not valid JSON ({error}); write an object such as "
+                         "'{\"shots\": 16}'.") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"--protocol_params must be a JSON object of parameter names, got {text!r}; e.g. "
+                         "'{\"shots\": 16}'.")
+    return params
+
+
 def run(parsed: RecipeArguments) -> dict:
     """Train, export to `--output_dir`, evaluate on the comparable splits; returns the results dict."""
     from ..data.toy import toy_clip_path
@@ -187,8 +205,11 @@ def run(parsed: RecipeArguments) -> dict:
     set_seed(args.seed)
     model_path = script.model or toy_clip_path()
     checkpoint_model_type(model_path)  # a wrong --model fails here, before any data is generated
+    protocol_params = parse_protocol_params(script.protocol_params)
+    if script.data_dir:
+        protocol_params["data_dir"] = script.data_dir
     protocol = resolve_data(script.protocol, cache_dir=script.cache_dir, **dataclasses.asdict(data),
-                            protocol_params={"data_dir": script.data_dir} if script.data_dir else None)
+                            protocol_params=protocol_params or None)
     if not 0 <= script.split < len(protocol.splits):
         raise ValueError(f"--split {script.split} does not exist: {protocol.name} has {len(protocol.splits)} splits.")
     split = protocol.splits[script.split]
