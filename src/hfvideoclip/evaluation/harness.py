@@ -11,7 +11,8 @@ embedded once per vocabulary (`class_text_embeddings`).
 Extra metrics come from the protocol (`hfvideoclip.data.ProtocolData`): ``metric_columns`` give
 ``<column>_top1`` (right attribute, e.g. ``shape_top1``), ``group_column`` gives ``top1_<group>`` (e.g.
 ``top1_direction_free``) and ``partner_classes`` give ``pair_vs_partner`` (an action against its reverse). Under
-several processes (``accelerate launch``) every process scores a contiguous shard of the videos (`shard_range`) and the logits are gathered, so each returns the whole `EvalOutput` in order.
+several processes (``accelerate launch``) every process scores a contiguous shard of the videos (`shard_range`)
+and the logits are gathered, so each returns the whole `EvalOutput` in order.
 """
 
 from __future__ import annotations
@@ -132,9 +133,9 @@ def pair_vs_partner(scores: torch.Tensor, labels: torch.Tensor, partners: Mappin
     rows = [row for row, label in enumerate(labels.tolist()) if label in partners]
     if not rows:
         return None
-    own = torch.tensor([labels[row].item() for row in rows])
-    other = torch.tensor([partners[int(label)] for label in own])
-    picked = scores[torch.tensor(rows)]
+    own = labels[rows]
+    other = torch.tensor([partners[label] for label in own.tolist()])
+    picked = scores[rows]
     return (picked.gather(1, own[:, None]) > picked.gather(1, other[:, None])).float().mean().item()
 
 
