@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ...evaluation.harness import pair_vs_partner
 from ...text.class_embeddings import class_text_embeddings
 from .. import transforms
 from .encode import encode_mp4_bytes, read_mp4
@@ -167,9 +168,9 @@ def zero_shot_motion_accuracy(model, tokenizer, *, motions=B2N_MOTIONS, videos_p
     correct = (scores.argmax(-1) == torch.tensor(labels)).float()
     label_of = [classes[i] for i in labels]
     # a direction pair's member against its partner only (same shape): ~0.5 for a teacher that sees stills
-    partner_wins = [float(scores[row, label] > scores[row, classes.index((s, MOTIONS[m].partner))])
-                    for row, (label, (s, m)) in enumerate(zip(labels, label_of))
-                    if MOTIONS[m].partner is not None and (s, MOTIONS[m].partner) in classes]
+    partners = {i: classes.index((s, MOTIONS[m].partner)) for i, (s, m) in enumerate(classes)
+                if MOTIONS[m].partner is not None and (s, MOTIONS[m].partner) in classes}
+    versus = pair_vs_partner(scores, torch.tensor(labels), partners)
     held = set(HELD_OUT_MOTION_SHAPES)
 
     def mean_where(keep) -> float:
@@ -180,5 +181,5 @@ def zero_shot_motion_accuracy(model, tokenizer, *, motions=B2N_MOTIONS, videos_p
             "held_out": mean_where([c in held for c in label_of]),
             "direction_free": mean_where([motion_kind(m) == "direction-free" for _, m in label_of]),
             "direction_pair": mean_where([motion_kind(m) == "direction-pair" for _, m in label_of]),
-            "pair_vs_partner": sum(partner_wins) / len(partner_wins) if partner_wins else float("nan"),
+            "pair_vs_partner": versus if versus is not None else float("nan"),
             "chance": 1.0 / len(classes)}
