@@ -534,6 +534,35 @@ class VideoClipPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
 
 
+def text_attention_mask(padding_mask: torch.Tensor, attn_implementation: str | None,
+                        dtype: torch.dtype) -> torch.Tensor:
+    """The text tower's causal mask with padding, built without reading the padding mask on the host.
+
+    Given a 2-D padding mask, transformers' mask builder first asks whether any prompt is padded
+    (`padding_mask.all()`, a host read: one GPU synchronisation per text forward, i.e. per training step with a
+    trained text tower) to decide whether SDPA may run with `is_causal` alone. A 4-D mask is taken as it is, so
+    building it here skips that question. Query i attends the tokens j <= i, and always itself: a padding query's row
+    is then never empty (left padding would give SDPA an all-masked row, hence NaN), and its output is unused, since
+    CLIP pools the text at its EOS token, which attends tokens only. So the pooled output equals transformers' own
+    for right, left or no padding.
+
+    padding_mask: (N, L), 1 for tokens, 0 for padding -> (N, 1, L, L): boolean (True = attend) for `"sdpa"`,
+    additive (0, or the lowest value of `dtype`) for `"eager"`. Other implementations (flash, flex, custom, or none
+    set yet), which transformers handles its own way, get the 2-D mask unchanged.
+    """
+    if attn_implementation not in ("sdpa", "eager"):
+        return padding_mask
+    length = padding_mask.shape[-1]
+    positions = torch.arange(length, device=padding_mask.device)
+    causal = positions.view(length, 1) >= positions.view(1, length)  # (L, L), query i sees keys j <= i
+    itself = positions.view(length, 1) == positions.view(1, length)
+    allowed = causal & (padding_mask.bool()[:, None, None, :] | itself)  # (N, 1, L, L)
+    if attn_implementation == "eager":
+        zero = torch.zeros((), dtype=dtype, device=allowed.device)
+        return torch.where(allowed, zero, torch.finfo(dtype).min)
+    return allowed
+
+
 def _tokenize_rows(tokenizer, rows: list[list[str]], device) -> tuple[torch.Tensor, torch.Tensor]:
     """C rows of K prompts (same K) -> `input_ids`, `attention_mask` of shape (C, K, L) on `device`."""
     encoded = tokenizer([prompt for row in rows for prompt in row], padding=True, truncation=True,
@@ -609,6 +638,9 @@ class VideoClipModel(VideoClipPreTrainedModel):
     def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                           position_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Text embeddings, (num_texts, projection_dim), not normalised."""
+        if attention_mask is not None and attention_mask.dim() == 2:
+            attention_mask = text_attention_mask(attention_mask, self.text_model.config._attn_implementation,
+                                                 self.text_model.embeddings.token_embedding.weight.dtype)
         outputs = self.text_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
         # Some transformers releases (5.6) return the pooled text in float32 from a bfloat16 tower.
         return self.text_projection(outputs.pooler_output.to(self.text_projection.weight.dtype))
