@@ -116,6 +116,18 @@ def test_vclip_mode_matches_reference(clip_dir, clip, edge):
                                _reference_vclip_features(clip, x, edge), atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("edge", ["zero", "mask"])
+def test_vclip_mode_matches_reference_with_autograd(clip_dir, clip, edge):
+    """Neighbour keys are built two ways (one buffer without autograd, joined blocks with it): both match."""
+    model = VideoClipModel.from_clip(clip_dir, temporal_mode="vclip", num_frames=FRAMES, vclip_edge=edge).eval()
+    x = videos()
+    features = model.get_video_features(pixel_values_videos=x)
+    assert features.requires_grad
+    with torch.no_grad():
+        expected = _reference_vclip_features(clip, x, edge)
+    torch.testing.assert_close(features.detach(), expected, atol=1e-5, rtol=1e-4)
+
+
 @torch.no_grad()
 def test_vclip_masked_single_frame_reduces_to_clip_and_zero_edges_do_not(clip_dir, clip):
     x = videos(frames=1)
