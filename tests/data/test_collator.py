@@ -108,13 +108,19 @@ def test_eval_equals_the_processor_and_the_plain_test_pipeline(videos, processor
     batch = VideoClipCollator(processor)(videos)
     assert set(batch) == {"pixel_values_videos", "labels"}
     assert torch.equal(batch["pixel_values_videos"], processor(paths))
-    # Today's test-time pipeline written out: segment centres, resize, centre crop, normalise.
-    expected = []
+    # Today's test-time pipeline written out: segment centres, resize (uint8), centre crop, normalise; within one
+    # level (1/255) of resizing in float.
+    expected, in_float = [], []
     for path in paths:
-        clip = decode_video(path, NUM_FRAMES)[0].permute(0, 3, 1, 2).float()
+        clip = decode_video(path, NUM_FRAMES)[0].permute(0, 3, 1, 2)
         view = T.center_crop(T.resize_shorter_side(clip, 32), 32)
-        expected.append(T.normalize(view / 255.0, processor.image_mean, processor.image_std))
+        expected.append(T.normalize(view, processor.image_mean, processor.image_std))
+        view = T.center_crop(T.resize_shorter_side(clip.float(), 32), 32)
+        in_float.append(T.normalize(view / 255.0, processor.image_mean, processor.image_std))
     assert torch.equal(batch["pixel_values_videos"], torch.stack(expected))
+    std = torch.tensor(processor.image_std).view(3, 1, 1)
+    difference = ((batch["pixel_values_videos"] - torch.stack(in_float)) * std * 255).abs()
+    assert difference.max() <= 1.0 + 1e-3
 
     multi = VideoClipCollator(processor, num_clips=2, num_crops=3)(videos)
     assert multi["pixel_values_videos"].shape == (18, NUM_FRAMES, 3, 32, 32)

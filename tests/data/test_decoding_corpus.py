@@ -588,3 +588,31 @@ def test_datasets_video_values_that_cannot_be_decoded_name_the_video(tmp_path):
     embedded_empty = {"path": "clip.mp4", "bytes": b""}
     one_line_error(lambda: decode_video(embedded_empty, 8), "'clip.mp4' (embedded bytes)", "empty")
     one_line_error(lambda: decode_video({"path": "clip.mp4", "bytes": b"not a video" * 50}, 8), "'clip.mp4'")
+
+
+# ============================================================================================ model inputs
+@pytest.mark.parametrize("name", ["rotated 90 (mov)", "odd size 33x17 (yuv444p)", "10-bit (yuv420p10le)"])
+def test_processor_views_of_awkward_files_are_the_float_pipeline_within_one_level(tmp_path, name):
+    """The processor resizes decoded frames in uint8 (test view and training crop); on a rotated picture (a turned
+    array), an odd size (upscaled: shorter side 17 -> 24) and a 10-bit file its test views stay within one level
+    of the same pipeline written out in float32, and the training view has the crop's shape."""
+    from hfvideoclip import VideoClipVideoProcessor
+    from hfvideoclip.data import transforms as T
+
+    if name.startswith("rotated"):
+        path = write_noise(tmp_path / "v.mov", "mov", setup=lambda s: s.set_display_rotation(90))
+    elif name.startswith("odd"):
+        path = write(tmp_path / "v.mp4", size=ODD, pix_fmt="yuv444p", frames=[
+            av.VideoFrame.from_ndarray(f[:17, :33], format="rgb24") for f in NOISE])
+    else:
+        path = write(tmp_path / "v.mp4", size=(W, H), pix_fmt="yuv420p10le", frames=noise_frames())
+    processor = VideoClipVideoProcessor(num_frames=4, size=24)
+    views = processor(str(path), num_crops=3)
+    clip = decode_video(path, 4)[0].permute(0, 3, 1, 2).float()
+    resized = T.resize_shorter_side(clip, 24)
+    in_float = T.normalize(T.three_crop(resized, 24) / 255.0, processor.image_mean, processor.image_std)
+    std = torch.tensor(processor.image_std).view(3, 1, 1)
+    assert views.shape == in_float.shape == (3, 4, 3, 24, 24)
+    assert ((views - in_float) * std * 255).abs().max() <= 1.0 + 1e-3
+    train = processor(str(path), train=True, generator=torch.Generator().manual_seed(0))
+    assert train.shape == (1, 4, 3, 24, 24) and torch.isfinite(train).all()

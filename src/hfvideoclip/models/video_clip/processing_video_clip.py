@@ -132,19 +132,23 @@ class VideoClipVideoProcessor:
         covers, cut at the decoded resolution and resized once to `crop` (the random resized crop is a sub-box of
         the test view, without upsampling an already downscaled frame).
         """
-        video = clip.permute(0, 3, 1, 2).float()  # (T, 3, H, W), values 0..255
+        if not (isinstance(clip, torch.Tensor) and clip.dtype == torch.uint8):
+            clip = as_video_tensor(clip)  # the transforms below take uint8 (float frames: `as_video_tensor`'s rule)
+        video = clip.permute(0, 3, 1, 2)  # (T, 3, H, W), values 0..255, channels-last
         if train:
             if num_crops != 1:
                 raise ValueError(f"num_crops={num_crops} with train=True: training takes one augmented view per clip "
                                  "(crops are a test-time view); pass num_crops=1, or num_clips for more views.")
             config = augmentation if augmentation is not None else AugmentationConfig()
+            # On uint8 frames: the crop's resize takes torch's uint8 kernel (1 ms instead of 5 per 8-frame clip);
+            # colour jitter and grayscale round to uint8 as torchvision's do on PIL images.
             views = augment_clip(center_crop(video, self._test_region(video)), config, generator,
-                                   size=self.crop_size, max_value=255.0).unsqueeze(0)
+                                 size=self.crop_size, max_value=255.0).unsqueeze(0)
         else:
             if augmentation is not None:
                 raise ValueError("`augmentation` was given with train=False: test-time views are not augmented; "
                                  "pass train=True or drop `augmentation`.")
-            video = resize_shorter_side(video, self.size)
+            video = resize_shorter_side(video, self.size)  # uint8 (fast on the CPU: `_resize`)
             if num_crops == 1:
                 views = center_crop(video, self.crop_size).unsqueeze(0)
             elif num_crops == 3:
@@ -152,7 +156,7 @@ class VideoClipVideoProcessor:
             else:
                 raise ValueError(f"num_crops must be 1 (centre) or 3 (three crops along the long side), got "
                                  f"{num_crops}.")
-        return normalize(views / 255.0, self.image_mean, self.image_std)
+        return normalize(views, self.image_mean, self.image_std)  # uint8 -> float, scaled to [0, 1] and normalised
 
     def _test_region(self, video: torch.Tensor) -> int:
         """Side, in decoded pixels, of the square that the test-time centre crop covers (resize, then crop)."""
