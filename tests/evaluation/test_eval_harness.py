@@ -350,3 +350,33 @@ def test_two_process_evaluation_gathers_the_whole_output(monkeypatch):
     torch.testing.assert_close(out.scores, single.scores)
     assert out.labels.tolist() == single.labels.tolist() and out.video_paths == single.video_paths
     assert [e.video_path for e in out.examples] == [e.video_path for e in single.examples]
+
+
+def test_views_come_in_the_models_dtype_when_it_is_16_bit(monkeypatch):
+    """A bfloat16 model gets its views collated in bfloat16 (half the bytes from the workers and to the device);
+    the scores equal those of float32 views cast by the harness."""
+    from hfvideoclip.evaluation import harness
+
+    made = []
+
+    class Recording(harness.VideoClipCollator):
+        def __call__(self, rows):
+            batch = super().__call__(rows)
+            made.append(batch["pixel_values_videos"].dtype)
+            return batch
+
+    class TypedModel(FakeModel):
+        @property
+        def dtype(self):  # as PreTrainedModel.dtype
+            return self.logit_scale.dtype
+
+    monkeypatch.setattr(harness, "VideoClipCollator", Recording)
+    views = {"v0": [1, 0, 0, 0], "v1": [0, 2, 0, 0], "v2": [0, 0, 0, 3]}
+    dataset = make_dataset(["a", "b", "c", "d"], [("v0", 0), ("v1", 1), ("v2", 2)])
+    scores = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        model = TypedModel().to(dtype)
+        out = evaluate_dataset(model, FakeProcessor(views), dataset, templates="{}", progress=False, num_workers=0)
+        scores[dtype] = out.logits
+        assert made[-1] == dtype
+    assert torch.equal(scores[torch.float32].argmax(-1), scores[torch.bfloat16].argmax(-1))

@@ -176,6 +176,16 @@ def test_pipeline_bfloat16(model_dir):
     assert clf.model.dtype == torch.bfloat16
     result = clf(coloured_video(), candidate_labels=["red circle", "blue square"])
     assert sum(r["score"] for r in result) == pytest.approx(1.0, abs=1e-3)
+    # Workers pass the views back in the model's dtype (half the bytes), with the scores of float32 views cast later.
+    views = clf.preprocess(coloured_video())["pixel_values_videos"]
+    assert views.dtype == torch.bfloat16
+    as_float = {"pixel_values_videos": clf.processor.video_processor([coloured_video()])}
+    assert torch.equal(views, as_float["pixel_values_videos"].to(torch.bfloat16))
+    kwargs = dict(candidate_labels=("red circle", "blue square"), hypothesis_template="a video of {} .")
+    torch.testing.assert_close(clf._forward({"pixel_values_videos": views}, **kwargs)["logits"],
+                               clf._forward(as_float, **kwargs)["logits"], rtol=0, atol=0)
+    float_clf = pipeline("zero-shot-video-classification", model=str(model_dir))
+    assert float_clf.preprocess(coloured_video())["pixel_values_videos"].dtype == torch.float32
 
 
 @pytest.mark.parametrize("labels, message", [([], "empty"), (["a", "a"], "duplicates"), (["a", " "], "non-empty")])
@@ -254,3 +264,58 @@ def test_pipeline_batches_lists_generators_and_key_datasets_with_workers(model_d
                 assert a["score"] == pytest.approx(b["score"], abs=1e-5), name
     with pytest.raises(ValueError, match="candidate_labels"):
         clf(paths[0])
+
+
+def test_pipeline_pins_batches_for_a_gpu_only(model_dir):
+    """Decoded batches are pinned when the model is on a GPU (full-speed copies), not on the CPU."""
+    clf = pipeline("zero-shot-video-classification", model=str(model_dir))
+    params = ({}, {"candidate_labels": ["red circle"]}, {})
+
+    def loader_of(iterator):
+        return iterator.loader.loader  # postprocess iterator -> forward iterator -> DataLoader
+
+    assert loader_of(clf.get_iterator([coloured_video()], 0, 2, *params)).pin_memory is False
+    clf.device = torch.device("cuda")  # only inspected, never iterated
+    assert loader_of(clf.get_iterator([coloured_video()], 0, 2, *params)).pin_memory is True
+
+
+def test_pipeline_runs_a_compiled_model_with_the_same_scores(model_dir):
+    """#17: the pipeline accepts a model whose towers are compiled (regional `torch.compile`, `aot_eager` here)."""
+    clf = pipeline("zero-shot-video-classification", model=str(model_dir))
+    labels = ["red circle", "blue square"]
+    videos = [coloured_video(seed=0), coloured_video(seed=1), coloured_video(seed=2)]
+    expected = clf(videos, candidate_labels=labels, batch_size=2)
+    clf.model.compile_towers(backend="aot_eager")
+    torch._dynamo.reset()
+    try:
+        actual = clf(videos, candidate_labels=labels, batch_size=2)
+    finally:
+        torch._dynamo.reset()
+    for want, got in zip(expected, actual):
+        assert [r["label"] for r in got] == [r["label"] for r in want]
+        assert [r["score"] for r in got] == pytest.approx([r["score"] for r in want], abs=1e-5)
+
+
+def test_every_worker_decodes_even_when_the_videos_fill_one_batch(model_dir, tmp_path):
+    """Videos are loaded one per DataLoader item and batched afterwards: 4 videos at batch_size 4 with 2 workers are
+    decoded by both workers (a DataLoader batch is made by one worker), in order, with the one-at-a-time scores."""
+    from torch.utils.data import get_worker_info
+
+    clf = pipeline("zero-shot-video-classification", model=str(model_dir))
+    labels = ["red circle", "blue square"]
+    videos = [coloured_video(seed=seed) for seed in range(4)]
+    expected = [clf(video, candidate_labels=labels) for video in videos]
+    preprocess = clf.preprocess
+
+    def recording_preprocess(video, **kwargs):
+        info = get_worker_info()
+        (tmp_path / f"worker{info.id if info else 'main'}-{len(list(tmp_path.iterdir()))}").touch()
+        return preprocess(video, **kwargs)
+
+    clf.preprocess = recording_preprocess
+    actual = clf(videos, candidate_labels=labels, batch_size=4, num_workers=2)
+    workers = {path.name.split("-")[0] for path in tmp_path.iterdir()}
+    assert workers == {"worker0", "worker1"}
+    for want, got in zip(expected, actual):
+        assert [r["label"] for r in got] == [r["label"] for r in want]
+        assert [r["score"] for r in got] == pytest.approx([r["score"] for r in want], abs=1e-5)

@@ -335,10 +335,14 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
     rows = [{"video": path, "label": label}
             for path, label in zip(paths[shard.start:shard.stop], labels_all[shard.start:shard.stop])]
     # The one collator of training and evaluation, in its deterministic mode (segment centres, centre/3 crops).
+    # Views in the model's dtype when it is 16-bit (it casts them anyway): half the bytes from the workers and to
+    # the device, the same logits.
+    pixel_dtype = dtype if dtype in (torch.bfloat16, torch.float16) else torch.float32
     collator = VideoClipCollator(processor, num_clips=num_clips, num_crops=num_crops, return_paths=True,
-                                 bad_video=bad_video)
+                                 bad_video=bad_video, pixel_dtype=pixel_dtype)
     num_workers = resolve_num_workers(num_workers, math.ceil(len(rows) / max(batch_size, 1)))
-    loader = DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collator)
+    loader = DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collator,
+                        pin_memory=device.type == "cuda")  # pinned batches: full-speed copies to a GPU
 
     kept_rows: list[int] = []  # indices (in the dataset) of the videos scored; skipped ones are left out
     skipped: list[str] = []

@@ -14,6 +14,7 @@ Label embeddings (prompt-template ensembles) are computed once per (labels, temp
 
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 from collections.abc import Sequence, Sized
@@ -95,8 +96,14 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         return preprocess, forward, post
 
     def preprocess(self, video, num_clips: int = 1, num_crops: int = 1):
-        """One video -> its V = num_clips * num_crops views, (V, T, 3, S, S) (decoded here: in the workers)."""
+        """One video -> its V = num_clips * num_crops views, (V, T, 3, S, S) (decoded here: in the workers).
+
+        The views come in the model's dtype when that is 16-bit (bfloat16, float16), as `_forward` would cast them
+        anyway: half the bytes for the workers to pass back and for the copy to the device."""
         pixels = self.processor.video_processor([video], num_clips=num_clips, num_crops=num_crops)
+        dtype = self.model.dtype
+        if dtype in (torch.bfloat16, torch.float16):
+            pixels = pixels.to(dtype)
         return {"pixel_values_videos": pixels}
 
     def _forward(self, model_inputs, candidate_labels=None, hypothesis_template=None, num_views: int = 1,
@@ -124,12 +131,24 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         from torch.utils.data import DataLoader
         from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
+        pin = self.device.type == "cuda"  # pinned batches: the copy to a GPU at full speed (32 bf16 views: 77 MB)
         if isinstance(inputs, Sized):
             dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
+            num_workers = min(num_workers, len(inputs))  # no worker started without a video to decode
         else:
             num_workers = min(num_workers, 1)  # an iterable input is read by one worker at most
             dataset = PipelineIterator(inputs, self.preprocess, preprocess_params)
-        loader = DataLoader(dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_stack_views)
+        num_batches = math.ceil(len(inputs) / batch_size) if isinstance(inputs, Sized) else None
+        if num_batches is not None and num_batches < num_workers and batch_size > 1:
+            # A DataLoader batch is made by one worker, so fewer batches than workers leave workers idle (8 videos at
+            # batch_size 8 use one worker). Then single videos are loaded and batched here, which keeps every worker
+            # busy at the cost of one copy per batch in this process (measured slower when there are enough
+            # batches to go round: benchmarks/RESULTS.md, session 8).
+            videos = DataLoader(dataset, num_workers=num_workers, batch_size=1, collate_fn=_stack_views)
+            loader = _Rebatched(videos, batch_size, pin)
+        else:
+            loader = DataLoader(dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_stack_views,
+                                pin_memory=pin)
         model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
         return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
 
@@ -182,9 +201,36 @@ def _descriptor_key(descriptors) -> tuple:
                          "of such a JSON file).") from None
 
 
-def _stack_views(items: list[dict]) -> dict:
-    """Collate preprocessed videos: their views concatenated, (sum of V, T, 3, S, S)."""
-    return {"pixel_values_videos": torch.cat([item["pixel_values_videos"] for item in items], dim=0)}
+def _stack_views(items: list[dict], pin_memory: bool = False) -> dict:
+    """Collate preprocessed videos: their views concatenated, (sum of V, T, 3, S, S), into pinned memory with
+    `pin_memory`."""
+    views = [item["pixel_values_videos"] for item in items]
+    if not pin_memory:
+        return {"pixel_values_videos": torch.cat(views, dim=0)}
+    shape = (sum(v.shape[0] for v in views), *views[0].shape[1:])
+    out = torch.empty(shape, dtype=views[0].dtype, pin_memory=True)
+    return {"pixel_values_videos": torch.cat(views, dim=0, out=out)}
+
+
+class _Rebatched:
+    """Batches of `batch_size` videos from a loader of single videos (each item `_stack_views` of one video), in
+    order; the last batch may be smaller."""
+
+    def __init__(self, videos, batch_size: int, pin_memory: bool):
+        self.videos, self.batch_size, self.pin_memory = videos, batch_size, pin_memory
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.videos) / self.batch_size)
+
+    def __iter__(self):
+        pending = []
+        for item in self.videos:
+            pending.append(item)
+            if len(pending) == self.batch_size:
+                yield _stack_views(pending, self.pin_memory)
+                pending = []
+        if pending:
+            yield _stack_views(pending, self.pin_memory)
 
 
 def _as_video_model(model, processor) -> VideoClipModel:
