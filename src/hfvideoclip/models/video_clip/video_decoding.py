@@ -61,7 +61,10 @@ import numpy as np
 import torch
 import torch.utils.data
 
+from .fork_safety import install_fork_guard
 from .video_sampling import segment_frame_indices
+
+install_fork_guard()  # frame-threaded decoders left in garbage must not hang forked DataLoader workers
 
 
 class VideoDecodingError(ValueError):
