@@ -237,3 +237,18 @@ def test_datasets_video_values_go_through_the_processor_and_collator(tmp_path):
     train = VideoClipCollator(processor, train=True, seed=3)
     assert torch.equal(train([{"video": {"path": path, "bytes": None}, "label": 0}])["pixel_values_videos"],
                        train([{"video": path, "label": 0}])["pixel_values_videos"])  # same seed key as the path
+
+
+def test_spawned_workers_give_the_in_process_batches(videos, processor):
+    """Workers started by spawn (macOS's default; Python 3.14's forkserver likewise pickles the collator) rebuild
+    the collator from its pickle: the same augmented training batches as decoding in the main process."""
+    collator = VideoClipCollator(processor, train=True, seed=3, bad_video="skip")
+    collator.set_epoch(1)
+    expected = [batch["pixel_values_videos"] for batch in
+                torch.utils.data.DataLoader(videos, batch_size=2, collate_fn=collator)]
+    loader = torch.utils.data.DataLoader(videos, batch_size=2, collate_fn=collator, num_workers=1,
+                                         multiprocessing_context="spawn", timeout=120)
+    got = [batch["pixel_values_videos"] for batch in loader]
+    assert len(got) == len(expected) == 2
+    for a, b in zip(got, expected):
+        assert torch.equal(a, b)
