@@ -106,6 +106,24 @@ def test_data_check_reports_missing_undecodable_and_short_videos(dataset, bad_fi
     assert "no such folder or list file" in capsys.readouterr().err
 
 
+def test_data_check_in_workers_gives_the_in_process_report(dataset, bad_files, tmp_path):
+    """Two workers, chunks of 8 videos: the same counts, and the problems in the order of the list."""
+    from hfvideoclip.data.check import check_videos
+
+    gone = str(tmp_path / "gone.mp4")
+    pairs = [(dataset["video"][0], "a"), (gone, "a"), (bad_files["empty"], "b"), (dataset["video"][1], "b"),
+             (bad_files["text"], "c")] * 3
+    serial = check_videos(pairs, num_frames=100, num_workers=0)
+    calls = []
+    parallel = check_videos(pairs, num_frames=100, num_workers=2, progress=lambda done, total: calls.append(done))
+    assert parallel == serial
+    assert calls == [8, 15]
+    assert serial.checked == 15 and serial.class_counts == {"a": 6, "b": 6, "c": 3}
+    assert serial.missing == [gone] * 3
+    assert [path for path, _ in serial.undecodable] == [bad_files["empty"], bad_files["text"]] * 3
+    assert serial.too_short == [(dataset["video"][0], 8), (dataset["video"][1], 8)] * 3
+
+
 def test_predict_classifies_the_good_files_and_lists_the_bad(clip_dir, dataset, bad_files, tmp_path, capsys):
     from hfvideoclip import VideoClipModel, VideoClipProcessor
 
