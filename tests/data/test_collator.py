@@ -252,3 +252,20 @@ def test_spawned_workers_give_the_in_process_batches(videos, processor):
     assert len(got) == len(expected) == 2
     for a, b in zip(got, expected):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_persistent_workers_follow_set_epoch(videos, processor, start):
+    """Workers kept across epochs (`dataloader_persistent_workers=True`) collate each epoch with the epoch that
+    `set_epoch` wrote after they started: the in-process batches of that epoch, not those of the first."""
+    collator = VideoClipCollator(processor, train=True, seed=3)
+    loader = torch.utils.data.DataLoader(videos, batch_size=3, collate_fn=collator, num_workers=1,
+                                         persistent_workers=True, multiprocessing_context=start, timeout=120)
+    epochs = []
+    for epoch in range(2):
+        collator.set_epoch(epoch)
+        in_process = collator(videos)["pixel_values_videos"]
+        (batch,) = list(loader)
+        assert torch.equal(batch["pixel_values_videos"], in_process)
+        epochs.append(in_process)
+    assert not torch.equal(epochs[0], epochs[1])

@@ -48,9 +48,11 @@ class VideoClipCollator:
       (`process_index`: pass `TrainingArguments.process_index`) get different augmentation, even when the same
       videos form a batch again.
 
-    The epoch reaches DataLoader workers because the trainer calls `set_epoch` before it creates the epoch's
-    iterator (which copies the collator into the workers); with `dataloader_persistent_workers=True` the workers
-    keep the collator they were started with, so the epoch would stay at its first value there.
+    The epoch reaches DataLoader workers, persistent ones (`dataloader_persistent_workers=True`) included: it is
+    held in a shared-memory tensor (as `datasets.IterableDataset` holds its epoch), which forked workers map and
+    spawned ones receive as shared memory, so a worker started in epoch 0 reads the epoch that `set_epoch` wrote
+    since. The trainer calls `set_epoch` before it creates the epoch's iterator, i.e. before workers collate any
+    batch of that epoch.
 
     Decoding errors propagate (`VideoDecodingError` for a missing, empty or corrupt file), naming the video.
 
@@ -123,7 +125,13 @@ class VideoClipCollator:
         self.video_column = video_column
         self.label_column = label_column
         self.return_paths = bool(return_paths)
-        self.epoch = 0
+        # A 0-dim int64 tensor in shared memory: persistent DataLoader workers see `set_epoch` (class docstring).
+        self._shared_epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    @property
+    def epoch(self) -> int:
+        """The epoch that seeds the training randomness (set with `set_epoch`)."""
+        return int(self._shared_epoch)
 
     @property
     def views_per_video(self) -> int:
@@ -134,7 +142,7 @@ class VideoClipCollator:
         A float (`TrainerState.epoch`, fractional after resuming mid-epoch) is floored."""
         if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not math.isfinite(epoch) or epoch < 0:
             raise ValueError(f"epoch must be a number >= 0, got {epoch!r}.")
-        self.epoch = int(math.floor(epoch))
+        self._shared_epoch.fill_(int(math.floor(epoch)))
 
     # ---------------------------------------------------------------- rows
     def _split(self, rows) -> tuple[list[Any], list[int]]:
