@@ -8,13 +8,13 @@ notebook's error history, an error list holding tracebacks) and the child's garb
 `torch.utils.data.DataLoader` worker hangs in `avpriv_slicethread_free` or `ff_frame_thread_free`, and the loader
 times out (or, without a timeout, never returns).
 
-The fix is CPython's documented pattern for fork without exec: the objects alive at a fork are frozen
-(`gc.freeze`) just before it, so the child's collector never visits them, and the parent unfreezes them right
-after (costs nothing: both are list splices); the parent's garbage is collected as before, and the child never
-touches (nor copies) the pages of what it inherited. Cyclic garbage inherited by a child stays there unreclaimed
-(shared with the parent) until the child exits. A process that froze objects itself (`gc.get_freeze_count() > 0`)
-keeps its own frozen set: there the parent collects its garbage before the fork instead (a full collection, about
-0.15 s with transformers loaded), since unfreezing after the fork would also unfreeze the objects it froze.
+The fix: a child freezes (`gc.freeze`) everything it inherited as soon as it is forked, so its collector never
+visits those objects; the parent's heap is not touched (its garbage is collected as before, its own frozen set, if
+any, stays as it is). Automatic collection is off from just before the fork until the child has frozen, so no
+collection can run in that window (other fork hooks allocate). This is CPython's documented pattern for fork without
+exec, and it costs nothing (list splices); it also keeps the child's collector from touching, hence copying, the
+pages it shares with the parent. Cyclic garbage inherited by a child stays there unreclaimed (shared with the
+parent) until the child exits.
 
 Registered once, on import of `video_decoding` (the module that turns FFmpeg threads on).
 """
@@ -25,26 +25,24 @@ import gc
 import os
 import threading
 
-_state = threading.local()  # per forking thread: whether this fork froze the heap (and the parent must unfreeze)
+_state = threading.local()  # per forking thread: whether automatic collection was on before the fork
 _installed = False
 
 
-def _freeze_before_fork() -> None:
-    _state.froze = gc.get_freeze_count() == 0
-    if _state.froze:
-        gc.freeze()
-    else:
-        gc.collect()
+def _pause_collection() -> None:
+    _state.was_enabled = gc.isenabled()
+    gc.disable()
 
 
-def _unfreeze_in_parent() -> None:
-    if getattr(_state, "froze", False):
-        _state.froze = False
-        gc.unfreeze()
+def _resume_in_parent() -> None:
+    if getattr(_state, "was_enabled", False):
+        gc.enable()
 
 
-def _forget_in_child() -> None:
-    _state.froze = False  # the child keeps what it inherited frozen
+def _freeze_inherited_in_child() -> None:
+    gc.freeze()
+    if getattr(_state, "was_enabled", False):
+        gc.enable()
 
 
 def install_fork_guard() -> None:
@@ -52,6 +50,6 @@ def install_fork_guard() -> None:
     global _installed
     if _installed or not hasattr(os, "register_at_fork"):
         return
-    os.register_at_fork(before=_freeze_before_fork, after_in_parent=_unfreeze_in_parent,
-                        after_in_child=_forget_in_child)
+    os.register_at_fork(before=_pause_collection, after_in_parent=_resume_in_parent,
+                        after_in_child=_freeze_inherited_in_child)
     _installed = True
