@@ -105,3 +105,18 @@ print(json.dumps(clf(np.load({str(tmp_path / 'video.npy')!r}), candidate_labels=
     got = json.loads(result.stdout.strip().splitlines()[-1])
     assert [r["label"] for r in got] == [r["label"] for r in expected]
     assert [r["score"] for r in got] == [pytest.approx(r["score"], abs=1e-5) for r in expected]
+
+
+@pytest.mark.parametrize("entry", ["modeling_video_clip.py", "processing_video_clip.py", "pipeline_video_clip.py"])
+def test_remote_code_entry_files_import_everything_they_need_directly(entry):
+    """transformers releases before 5.23 copy only a remote module's direct relative imports into their module
+    cache, then read every file of the recursive closure: each entry file must import its whole closure itself
+    (a nested-only import fails to load by Hub id there, with FileNotFoundError)."""
+    from pathlib import Path
+
+    from transformers.dynamic_module_utils import get_relative_import_files, get_relative_imports
+
+    path = Path(hfvideoclip.__file__).parent / "models" / "video_clip" / entry
+    closure = {Path(f).stem for f in get_relative_import_files(str(path))}
+    missing = closure - set(get_relative_imports(str(path)))
+    assert not missing, f"{entry} reaches {sorted(missing)} only through other files; import them in {entry}"

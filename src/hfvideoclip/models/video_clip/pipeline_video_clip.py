@@ -26,6 +26,7 @@ from transformers import Pipeline
 # the direct relative imports of a remote module into their module cache, not the imports of those.
 from .configuration_video_clip import VideoClipConfig  # noqa: F401
 from .descriptor_files import DESCRIPTOR_TABLE_FILE, load_descriptor_table, read_descriptor_table
+from .fork_safety import install_fork_guard  # noqa: F401
 from .modeling_video_clip import VideoClipModel
 from .optimal_transport import optimal_descriptor_logits  # noqa: F401
 from .precision import full_precision  # noqa: F401

@@ -16,6 +16,10 @@ import torch
 from transformers import AutoTokenizer, BatchFeature
 
 from .configuration_video_clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+
+# `video_decoding` imports it; imported here as well because transformers releases before 5.23 copy only the direct
+# relative imports of a remote module (`AutoProcessor` with `trust_remote_code`) into their module cache.
+from .fork_safety import install_fork_guard  # noqa: F401
 from .video_decoding import as_video_tensor, decode_video
 from .video_sampling import segment_frame_indices
 from .video_transforms import (
