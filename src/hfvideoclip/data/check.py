@@ -93,21 +93,9 @@ def check_video(path: str) -> tuple[str, int | str | None]:
     return "ok", frames
 
 
-class _VideoChecks:
-    """A map-style dataset: item i is `check_video(paths[i])`, run in a DataLoader worker."""
-
-    def __init__(self, paths: list[str]):
-        self.paths = paths
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int):
-        return check_video(self.paths[index])
-
-
-def _as_list(batch: list) -> list:
-    return batch
+def _check_chunk(paths: list[str]) -> list[tuple[str, int | str | None]]:
+    """`check_video` of each path: the DataLoader's collate function, so the checks run in its workers."""
+    return [check_video(path) for path in paths]
 
 
 def check_videos(pairs: list[tuple[str, str]], num_frames: int = 8, num_workers: int | None = None,
@@ -126,8 +114,7 @@ def check_videos(pairs: list[tuple[str, str]], num_frames: int = 8, num_workers:
     paths = [path for path, _ in pairs]
     workers = resolve_num_workers(num_workers, len(paths))
     chunk = 8  # videos per worker task: one IPC round trip per chunk, not per video
-    loader = torch.utils.data.DataLoader(_VideoChecks(paths), batch_size=chunk, num_workers=workers,
-                                         collate_fn=_as_list)
+    loader = torch.utils.data.DataLoader(paths, batch_size=chunk, num_workers=workers, collate_fn=_check_chunk)
     report = DataReport()
     done = 0
     for states in loader:
