@@ -74,7 +74,7 @@ def make_dataset(names, rows):
     return Dataset.from_dict(data, features=Features(features))
 
 
-def test_views_are_averaged_as_logits_then_softmaxed():
+def test_views_combine_as_the_models_view_pooling_says():
     view0 = F.normalize(torch.tensor([1.0, 0.8, 0.0, 0.0]), dim=0)  # leans to "a"
     view1 = torch.tensor([0.0, 1.0, 0.0, 0.0])  # firmly "b"
     processor = FakeProcessor({"v": torch.stack([view0, view1])})
@@ -92,6 +92,17 @@ def test_views_are_averaged_as_logits_then_softmaxed():
     torch.testing.assert_close(two_views.logits[0], logits.mean(dim=0))
     assert two_views.class_names == ["a", "b", "c"] and two_views.labels.tolist() == [0]
     assert model.video_batches == [1, 2]
+    # view_pooling="probabilities" (ViFi-CLIP / OST validate: the views' softmax summed), from the model's config
+    model.config = SimpleNamespace(view_pooling="probabilities")
+    by_probabilities = evaluate_dataset(model, processor, dataset, templates="{}", num_clips=2, progress=False)
+    torch.testing.assert_close(by_probabilities.scores[0], logits.softmax(dim=-1).mean(dim=0))
+    torch.testing.assert_close(by_probabilities.logits[0], logits.mean(dim=0))
+    assert not torch.allclose(by_probabilities.scores[0], expected, atol=1e-3)
+    explicit = evaluate_dataset(model, processor, dataset, templates="{}", num_clips=2, progress=False,
+                                view_pooling="logits")
+    torch.testing.assert_close(explicit.scores[0], expected)
+    with pytest.raises(ValueError, match="view_pooling"):
+        evaluate_dataset(model, processor, dataset, templates="{}", progress=False, view_pooling="vote")
 
 
 def test_views_stay_with_their_video_across_batches():

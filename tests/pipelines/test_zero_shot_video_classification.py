@@ -108,10 +108,11 @@ def test_pipeline_scores_sorted_and_sum_to_one(model_dir, mp4_path):
 
 
 def test_pipeline_matches_direct_model_computation_with_views(model_dir):
+    """Views combine as the model's config says: `probabilities` = mean of the views' softmax (ViFi-CLIP / OST
+    `validate`), `logits` = softmax of the views' mean logits (Open-VCLIP / FROSTER test meter)."""
     clf = pipeline("zero-shot-video-classification", model=str(model_dir))
     labels = ["red circle", "blue square"]
     video = coloured_video(frames=16)
-    result = clf(video, candidate_labels=labels, hypothesis_template="a video of {} .", num_clips=2, num_crops=3)
     model = VideoClipModel.from_pretrained(model_dir).eval()
     processor = VideoClipProcessor.from_pretrained(model_dir)
     with torch.no_grad():
@@ -119,10 +120,15 @@ def test_pipeline_matches_direct_model_computation_with_views(model_dir):
         v = F.normalize(model.get_video_features(pixel_values_videos=pixels), dim=-1)
         tokens = processor(text=[f"a video of {label} ." for label in labels])
         t = F.normalize(model.get_text_features(**tokens), dim=-1)
-        probs = (model.logit_scale.exp() * v @ t.t()).mean(0).softmax(-1)
-    expected = {label: float(p) for label, p in zip(labels, probs)}
-    for item in result:
-        assert item["score"] == pytest.approx(expected[item["label"]], abs=1e-5)
+        view_logits = model.logit_scale.exp() * v @ t.t()  # (6 views, 2 labels)
+    expected = {"logits": view_logits.mean(0).softmax(-1), "probabilities": view_logits.softmax(-1).mean(0)}
+    assert not torch.allclose(expected["logits"], expected["probabilities"], atol=1e-4)
+    assert clf.model.config.view_pooling == "probabilities"  # a frame-mean model: ViFi-CLIP's protocol
+    for view_pooling, probs in expected.items():
+        clf.model.config.view_pooling = view_pooling
+        result = clf(video, candidate_labels=labels, hypothesis_template="a video of {} .", num_clips=2, num_crops=3)
+        for item in result:
+            assert item["score"] == pytest.approx(float(probs[labels.index(item["label"])]), abs=1e-5)
 
 
 def test_pipeline_scores_through_the_model_head(model_dir, monkeypatch):
@@ -182,8 +188,8 @@ def test_pipeline_bfloat16(model_dir):
     as_float = {"pixel_values_videos": clf.processor.video_processor([coloured_video()])}
     assert torch.equal(views, as_float["pixel_values_videos"].to(torch.bfloat16))
     kwargs = dict(candidate_labels=("red circle", "blue square"), hypothesis_template="a video of {} .")
-    torch.testing.assert_close(clf._forward({"pixel_values_videos": views}, **kwargs)["logits"],
-                               clf._forward(as_float, **kwargs)["logits"], rtol=0, atol=0)
+    torch.testing.assert_close(clf._forward({"pixel_values_videos": views}, **kwargs)["scores"],
+                               clf._forward(as_float, **kwargs)["scores"], rtol=0, atol=0)
     float_clf = pipeline("zero-shot-video-classification", model=str(model_dir))
     assert float_clf.preprocess(coloured_video())["pixel_values_videos"].dtype == torch.float32
 

@@ -1,9 +1,10 @@
 """Multi-view open-vocabulary evaluation of a video-text model on `datasets.Dataset`s and whole protocols.
 
 Scoring: every video is cut into V = num_clips * num_crops views by the processor; each view gets the scaled
-cosine logits ``logit_scale.exp() * cos(video_view, class_text)``; the logits are **averaged over the views, then
-softmaxed** over the dataset's vocabulary (`EvalOutput.logits` / `EvalOutput.scores`). Averaging logits or
-probabilities ranks alike in practice; we average logits as the pipeline and the official Open-VCLIP code do.
+logits of the model's scoring head; the views are combined as the model's method does in its official test script
+(`VideoClipConfig.view_pooling`, `combine_view_logits`): the softmax of the view-averaged logits (Open-VCLIP,
+FROSTER) or the mean of the views' softmax (ViFi-CLIP, OST). `EvalOutput.scores` are those probabilities,
+`EvalOutput.logits` the view-averaged logits.
 
 Class texts are the dataset vocabulary ``dataset.features["label"].names`` filled into the prompt templates and
 embedded once per vocabulary (`class_text_embeddings`).
@@ -32,6 +33,7 @@ from tqdm.auto import tqdm
 
 from ..data.collator import VideoClipCollator
 from ..data.workers import resolve_num_workers
+from ..models.video_clip.modeling_video_clip import combine_view_logits
 from ..text.class_embeddings import _model_device, class_bank
 from ..text.templates import KINETICS_TEMPLATES
 from .metrics import harmonic_mean, mean_std, per_class_accuracy, topk_accuracy
@@ -265,7 +267,8 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
                      text_embeds: torch.Tensor | None = None, num_workers: int | None = None, keep_examples: int = 4,
                      desc: str | None = None, metric_columns: Sequence[str] = (), group_column: str | None = None,
                      partner_classes: Mapping[str, str] | None = None, distributed: bool | None = None,
-                     bad_video: str = "raise") -> EvalOutput:
+                     bad_video: str = "raise", view_pooling: str | None = None,
+                     class_descriptions=None) -> EvalOutput:
     """Score every video of `dataset` against the dataset's vocabulary.
 
     Args:
@@ -276,7 +279,7 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
             `processor.tokenizer` embeds the class texts.
         dataset: a `datasets.Dataset` with a `video` column (file paths) and a `label` ClassLabel column.
         templates: prompt templates for the class names.
-        num_clips, num_crops: test views per video; their logits are averaged, then softmaxed.
+        num_clips, num_crops: test views per video, combined by `view_pooling`.
         batch_size: videos per forward pass.
         num_frames: frames per clip (default: the processor's `video_processor.num_frames`).
         progress: show a tqdm bar counting videos.
@@ -292,8 +295,14 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
             ``pair_vs_partner`` (`EvalOutput.partners`).
         distributed: shard the videos over processes and gather the logits (every process must call this and
             gets the whole output). None: when a torch.distributed process group is up; False: never.
+        view_pooling: how the views combine (`combine_view_logits`): `"logits"` or `"probabilities"`; None: the
+            model's `config.view_pooling` (`"logits"` for a model without one).
+        class_descriptions: FROSTER-format rephrased descriptions (a path or `read_class_descriptions`'s files): the
+            class texts become FROSTER's test prompts (`text.class_embeddings.description_class_embeddings`).
     """
     class_names = _dataset_vocabulary(dataset, desc or "evaluate_dataset")
+    if view_pooling not in (None, "logits", "probabilities"):
+        raise ValueError(f"view_pooling={view_pooling!r} is not supported; use 'logits' or 'probabilities'.")
     if num_clips < 1 or num_crops < 1:
         raise ValueError(f"num_clips and num_crops must be >= 1, got num_clips={num_clips}, num_crops={num_crops}.")
     if batch_size < 1:
@@ -309,7 +318,8 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         if tokenizer is None:
             raise ValueError("The processor has no `tokenizer` to embed the class names; pass `text_embeds` or a "
                              "processor with a tokenizer.")
-        text_embeds = class_bank(model, tokenizer, class_names, templates, device=device)
+        text_embeds = class_bank(model, tokenizer, class_names, templates, device=device,
+                                 class_descriptions=class_descriptions)
     if isinstance(text_embeds, torch.Tensor):
         text_embeds = F.normalize(text_embeds.detach().float().to(device), dim=-1)
     else:  # a descriptor bank (OST head): unit-norm already
@@ -330,6 +340,8 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
               if group_column is not None and group_column in dataset.column_names else None)
     attributes = {column: [str(value) for value in dataset[column]] for column in metric_columns
                   if column in dataset.column_names}
+    if view_pooling is None:  # the model's own (VideoClipConfig.view_pooling); other models: logits averaged
+        view_pooling = getattr(getattr(model, "config", None), "view_pooling", None) or "logits"
     rank, world = _process_layout(distributed)
     shard = shard_range(len(paths), rank, world)
     rows = [{"video": path, "label": label}
@@ -347,7 +359,7 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
     kept_rows: list[int] = []  # indices (in the dataset) of the videos scored; skipped ones are left out
     skipped: list[str] = []
     offset = shard.start
-    all_logits, all_labels = [], []
+    all_logits, all_scores, all_labels = [], [], []
     first_per_class: list[MisclassifiedExample] = []
     others: list[MisclassifiedExample] = []
     bar = tqdm(total=len(shard), desc=desc or "evaluating", unit="video", disable=not progress or rank != 0)
@@ -373,11 +385,12 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
             else:
                 video = _video_features(model, model_pixels)
                 logits = scale * F.normalize(video.float(), dim=-1) @ text_embeds.t()
-            logits = logits.view(len(batch_paths), views, -1).mean(dim=1).cpu()
-            all_logits.append(logits)
+            view_logits = logits.view(len(batch_paths), views, -1).cpu()
+            probs = combine_view_logits(view_logits, view_pooling)
+            all_logits.append(view_logits.mean(dim=1))
+            all_scores.append(probs)
             all_labels.append(labels)
             if keep_examples > 0 and len(first_per_class) < keep_examples:
-                probs = logits.softmax(dim=-1)
                 for row in range(len(batch_paths)):
                     label = int(labels[row])
                     if (probs[row] >= probs[row, label]).sum() == 1:  # correct (ties count as wrong)
@@ -397,15 +410,17 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
             model.train()
 
     logits = torch.cat(all_logits) if all_logits else torch.zeros(0, len(class_names))
+    scores = torch.cat(all_scores) if all_scores else torch.zeros(0, len(class_names))
     labels = torch.cat(all_labels) if all_labels else torch.zeros(0, dtype=torch.long)
-    shards = _gather((logits, labels, first_per_class + others, kept_rows, skipped), world)  # rank = row order
+    shards = _gather((logits, labels, first_per_class + others, kept_rows, skipped, scores), world)  # rank order
     logits = torch.cat([part[0] for part in shards])
+    scores = torch.cat([part[5] for part in shards])
     kept = [index for part in shards for index in part[3]]
     if len(kept) != len(paths):  # some videos were skipped: keep the per-video columns aligned with the scores
         paths = [paths[i] for i in kept]
         groups = None if groups is None else [groups[i] for i in kept]
         attributes = {column: [values[i] for i in kept] for column, values in attributes.items()}
-    return EvalOutput(scores=logits.softmax(dim=-1), labels=torch.cat([part[1] for part in shards]),
+    return EvalOutput(scores=scores, labels=torch.cat([part[1] for part in shards]),
                       class_names=class_names, video_paths=paths, logits=logits, groups=groups,
                       attributes=attributes, partners=partner_indices(class_names, partner_classes),
                       examples=_pick_examples([e for part in shards for e in part[2]], keep_examples),
@@ -483,7 +498,7 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
                       templates: Sequence[str] | str = KINETICS_TEMPLATES, num_clips: int = 1, num_crops: int = 1,
                       batch_size: int = 8, num_frames: int | None = None, progress: bool = True, plot: bool = True,
                       device: torch.device | str | None = None, num_workers: int | None = None,
-                      distributed: bool | None = None, bad_video: str = "raise") -> dict:
+                      distributed: bool | None = None, bad_video: str = "raise", class_descriptions=None) -> dict:
     """Evaluate every split of a protocol and return the results dict (design.md section 2):
 
     ``{"protocol": str, "model": str, "metrics": {...}, "per_split": [{"split": str, "metrics": {...}}]}``
@@ -497,7 +512,13 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
     ``eval`` (dict of datasets). Its ``metric_columns``, ``group_column`` and ``partner_classes`` (absent: none) add
     ``<column>_top1``, ``top1_<group>`` and ``pair_vs_partner`` metrics. Under several processes (`distributed`, see
     `evaluate_dataset`) every process must call this; all return the results, the main process alone writes files.
+    `class_descriptions` (``--class_descriptions``: a path, or `read_class_descriptions`'s files): class texts from
+    FROSTER-format rephrased descriptions, matched to each vocabulary (`text.class_embeddings.class_bank`).
     """
+    if class_descriptions is not None:
+        from ..text.class_descriptions import read_class_descriptions
+
+        class_descriptions = read_class_descriptions(class_descriptions)  # read once for every vocabulary
     from .results import write_results
 
     splits = list(getattr(protocol_data, "splits", None) or [])
@@ -527,7 +548,8 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
                 tokenizer = getattr(processor, "tokenizer", None)
                 if tokenizer is None:
                     raise ValueError("The processor has no `tokenizer` to embed the class names.")
-                text_cache[vocabulary] = class_bank(model, tokenizer, vocabulary, templates, device=device)
+                text_cache[vocabulary] = class_bank(model, tokenizer, vocabulary, templates, device=device,
+                                                    class_descriptions=class_descriptions)
             outputs[set_name] = evaluate_dataset(
                 model, processor, dataset, templates=templates, num_clips=num_clips, num_crops=num_crops,
                 batch_size=batch_size, num_frames=num_frames, progress=progress, device=device,

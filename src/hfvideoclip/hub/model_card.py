@@ -55,6 +55,14 @@ HEADLINE_METRICS = {
 """The metrics of `results.json` reported in `model-index` (in %, rounded to 0.01), with their display names; a
 named evaluation set's `<set>_top1` / `<set>_top5` are reported too."""
 
+FRAME_POOLINGS = {
+    "features": "the frame-mean feature scored by cosine (ViFi-CLIP, TACO)",
+    "logits": "per-frame logits averaged (Open-VCLIP, FROSTER)",
+}
+VIEW_POOLINGS = {
+    "probabilities": "the mean of the views' softmax (ViFi-CLIP, OST)",
+    "logits": "the softmax of the views' averaged logits (Open-VCLIP, FROSTER)",
+}
 TEMPORAL_MODES = {
     "mean": "frame-wise CLIP, the frame embeddings averaged into the video embedding (as ViFi-CLIP). It does not "
             "see frame order: a clip and its reverse get the same embedding",
@@ -481,6 +489,9 @@ def build_model_card(*, method: str | None, base_model: str | None = None, resul
         return default if found is None else found
 
     temporal_mode = config.get("temporal_mode") or value("temporal_mode") or "mean"
+    # Configs saved before the pooling fields existed: VideoClipConfig's defaults for their temporal mode.
+    frame_pooling = config.get("frame_pooling") or ("logits" if temporal_mode == "vclip" else "features")
+    view_pooling = config.get("view_pooling") or ("logits" if temporal_mode == "vclip" else "probabilities")
     adaptation = str(value("adaptation", "full"))
     adaptation_text = ADAPTATIONS.get(adaptation, f"`{adaptation}`")
     if adaptation == "lora":
@@ -512,6 +523,8 @@ def build_model_card(*, method: str | None, base_model: str | None = None, resul
         base_model=hub_base, base_model_text=base_text, backbone=backbone_description(config),
         temporal_mode=temporal_mode, temporal_text=TEMPORAL_MODES.get(temporal_mode, temporal_mode),
         num_frames=config.get("num_frames") or value("num_frames"), scoring_head=config.get("scoring_head", "cosine"),
+        frame_pooling=frame_pooling, frame_pooling_text=FRAME_POOLINGS.get(frame_pooling, frame_pooling),
+        view_pooling=view_pooling, view_pooling_text=VIEW_POOLINGS.get(view_pooling, view_pooling),
         adaptation=adaptation, adaptation_text=adaptation_text, data_text=_data_description(values, results),
         protocol=protocol, toy=bool(protocol and str(protocol).startswith("toy-")),
         length_text=training_length(values, trainer_state) if values else "Hyperparameters not recorded (no "

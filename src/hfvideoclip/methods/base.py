@@ -87,16 +87,26 @@ class Objective(nn.Module):
     `{"loss": total, <term>: detached scalar, ...}`.
 
     Class attributes a method sets: `config_class`, `default_temporal_mode` (backbone when starting from CLIP),
+    `default_frame_pooling` / `default_view_pooling` (scoring, `VideoClipConfig`),
     `description` (one line for model cards), `needs_zero_shot_model`, `interpolates_weights`,
-    `has_custom_training_step`.
+    `has_custom_training_step`, `has_unused_parameters`.
     """
 
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     default_temporal_mode: ClassVar[str] = "mean"
+    # How the model scores frames and combines test views (VideoClipConfig.frame_pooling / view_pooling), as the
+    # method's official code does; saved with the exported model. ViFi-CLIP's lineage: features, probabilities.
+    default_frame_pooling: ClassVar[str] = "features"
+    default_view_pooling: ClassVar[str] = "probabilities"
     description: ClassVar[str] = ""
     needs_zero_shot_model: ClassVar[bool] = False
     interpolates_weights: ClassVar[bool] = False  # the loss runs the model at other weights (Open-VCLIP)
     has_custom_training_step: ClassVar[bool] = False
+    # Whether a training step can leave a trainable parameter without a gradient (a branch skipped on some steps):
+    # DDP then needs find_unused_parameters=True (hfvideoclip.training.distributed). False costs DDP no extra graph
+    # traversal; every shipped method gives every trainable parameter a gradient each step (tests/training/
+    # test_unused_parameters.py checks the declared value against one step of each method).
+    has_unused_parameters: ClassVar[bool] = False
     # The forward takes no **kwargs: the Trainer then scales the loss for gradient accumulation itself.
     accepts_loss_kwargs = False
 
@@ -147,12 +157,12 @@ class Objective(nn.Module):
         return step_generator(self.args.seed, self.step, stream)
 
     def frozen_class_embeddings(self) -> torch.Tensor:
-        """Template-ensemble class embeddings (C, D), L2-normalised, cached while the text tower does not train."""
-        ids = self.class_texts.input_ids
+        """Template-ensemble class embeddings (C, D), L2-normalised (`ClassTexts.ensemble`), cached while the text tower
+        does not train."""
+        ids, mask = self.class_texts.ensemble()  # (C, K, L); K + 1 with the bare description (--class_descriptions)
         if self._text_cache is None or self._text_cache.device != ids.device:
             with torch.no_grad():
-                self._text_cache = self.student.get_class_embeddings(
-                    input_ids=ids, attention_mask=self.class_texts.attention_mask).float()
+                self._text_cache = self.student.get_class_embeddings(input_ids=ids, attention_mask=mask).float()
         return self._text_cache
 
     def class_embeddings(self, generator: torch.Generator | None = None) -> torch.Tensor:

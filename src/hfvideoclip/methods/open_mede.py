@@ -46,6 +46,10 @@ class OpenMedeConfig(MethodConfig):
 class OpenMedeObjective(CrossEntropyObjective):
     config_class = OpenMedeConfig
     default_temporal_mode = "vclip"
+    # No official code; its learner "follows [50]" (Open-VCLIP, Sec. 4 implementation details) and aggregates the
+    # 3 views linearly: Open-VCLIP's scoring, per-frame logits averaged and the views' logits summed.
+    default_frame_pooling = "logits"
+    default_view_pooling = "logits"
     description = "Open-MeDe: cross-batch meta-optimisation with Gaussian weight averaging"
     has_custom_training_step = True
 

@@ -48,6 +48,8 @@ class OpenVclipObjective(CrossEntropyObjective):
 
     config_class = OpenVclipConfig
     default_temporal_mode = "vclip"
+    default_frame_pooling = "logits"  # per-frame logits averaged (Open-VCLIP / FROSTER model files)
+    default_view_pooling = "logits"  # SlowFast test meter: the views' logits summed
     description = "Open-VCLIP (Weng et al., ICML 2023): neighbour-frame attention, interpolated weight optimisation"
     interpolates_weights = True
 

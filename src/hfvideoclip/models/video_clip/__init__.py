@@ -8,10 +8,11 @@ from .modeling_video_clip import (
     VideoClipOptimalDescriptorHead,
     VideoClipOutput,
     VideoClipPreTrainedModel,
+    combine_view_logits,
     scaled_cosine_logits,
     template_ensemble,
 )
 
 __all__ = ["SCORING_HEADS", "VIDEO_CLIP_SCORING_HEADS", "VideoClipConfig", "VideoClipCosineHead",
            "VideoClipDescriptorBank", "VideoClipLayout", "VideoClipModel", "VideoClipOptimalDescriptorHead",
-           "VideoClipOutput", "VideoClipPreTrainedModel", "scaled_cosine_logits", "template_ensemble"]
+           "VideoClipOutput", "VideoClipPreTrainedModel", "combine_view_logits", "scaled_cosine_logits", "template_ensemble"]

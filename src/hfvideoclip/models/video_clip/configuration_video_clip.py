@@ -10,6 +10,8 @@ from transformers import CLIPTextConfig, CLIPVisionConfig, PreTrainedConfig
 TEMPORAL_MODES = ("mean", "vclip", "viclip")
 VCLIP_EDGE_MODES = ("zero", "mask")
 SCORING_HEADS = ("cosine", "optimal_descriptor")
+FRAME_POOLINGS = ("features", "logits")
+VIEW_POOLINGS = ("logits", "probabilities")
 """Names accepted by `VideoClipConfig.scoring_head`; `modeling_video_clip.VIDEO_CLIP_SCORING_HEADS` maps each to its
 module (a test keeps the two in sync)."""
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -25,7 +27,7 @@ class VideoClipConfig(PreTrainedConfig):
     temporal_mode (`str`, defaults to `"mean"`): how frames are combined.
         `"mean"`: frame-wise CLIP, projected embeddings averaged over frames (ViFi-CLIP, TACO, OST).
         `"vclip"`: Open-VCLIP neighbour-frame attention: in every visual block the queries of frame t attend to
-        the tokens of frames t+1, t-1 and t. Parameter-free; frame embeddings are L2-normalised, then averaged.
+        the tokens of frames t+1, t-1 and t. Parameter-free.
         `"viclip"`: ViCLIP joint space-time attention over 1 + N*T tokens with one class token per video and a
         learned temporal positional embedding (zero-initialised).
     num_frames (`int`, defaults to 8): frames per clip; length of the `viclip` temporal embedding.
@@ -38,6 +40,15 @@ class VideoClipConfig(PreTrainedConfig):
         `"optimal_descriptor"` (OST): per-frame embeddings against each class's spatial and temporal descriptor
         embeddings, mean-pooled score + Sinkhorn optimal-transport score (`optimal_transport.py`); its class bank
         is a `VideoClipDescriptorBank` (`get_descriptor_embeddings`).
+    frame_pooling (`str`, defaults to `"logits"` for `vclip`, `"features"` otherwise): how the cosine head turns
+        frames into one video score. `"features"`: `s * cos(mean_t u_t, c)`, the frame-mean feature scored
+        (ViFi-CLIP, TACO). `"logits"`: `mean_t s * <u_t / |u_t|, c / |c|>`, per-frame logits averaged (Open-VCLIP,
+        FROSTER, Open-MeDe; FROSTER `slowfast/models/temporalclip_video_model.py` `pred.reshape(bz, clip_len,
+        -1).mean(1)`); the video embedding is then the mean of unit frames, scored without renormalising.
+    view_pooling (`str`, defaults to `"logits"` for `vclip`, `"probabilities"` otherwise): how the test views of a
+        video are combined (`combine_view_logits`). `"logits"`: softmax of the view-averaged logits (Open-VCLIP /
+        FROSTER test meter, which sums logits); `"probabilities"`: mean of the per-view softmax (ViFi-CLIP and OST
+        `validate`, which sum `softmax` over views). Configs saved before these fields existed take the defaults.
     image_mean, image_std (`list[float]`): normalisation used by the processor (CLIP's by default; ViCLIP uses
         ImageNet's).
     """
@@ -54,6 +65,8 @@ class VideoClipConfig(PreTrainedConfig):
     num_frames: int = 8
     vclip_edge: str = "zero"
     scoring_head: str = "cosine"
+    frame_pooling: str | None = None
+    view_pooling: str | None = None
     image_mean: list[float] | tuple[float, ...] | None = None
     image_std: list[float] | tuple[float, ...] | None = None
 
@@ -72,6 +85,16 @@ class VideoClipConfig(PreTrainedConfig):
                 f"VideoClipConfig.scoring_head={self.scoring_head!r} is not supported; "
                 f"use one of {', '.join(SCORING_HEADS)} (check the `scoring_head` field of config.json)."
             )
+        if self.frame_pooling is None:
+            self.frame_pooling = "logits" if self.temporal_mode == "vclip" else "features"
+        if self.view_pooling is None:
+            self.view_pooling = "logits" if self.temporal_mode == "vclip" else "probabilities"
+        if self.frame_pooling not in FRAME_POOLINGS:
+            raise ValueError(f"VideoClipConfig.frame_pooling={self.frame_pooling!r} is not supported; use one of "
+                             f"{', '.join(FRAME_POOLINGS)} (check the `frame_pooling` field of config.json).")
+        if self.view_pooling not in VIEW_POOLINGS:
+            raise ValueError(f"VideoClipConfig.view_pooling={self.view_pooling!r} is not supported; use one of "
+                             f"{', '.join(VIEW_POOLINGS)} (check the `view_pooling` field of config.json).")
         if not isinstance(self.num_frames, int) or self.num_frames < 1:
             raise ValueError(f"VideoClipConfig.num_frames must be a positive integer, got {self.num_frames!r}.")
         self.image_mean = list(self.image_mean) if self.image_mean is not None else list(OPENAI_CLIP_MEAN)

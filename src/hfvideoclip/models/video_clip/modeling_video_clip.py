@@ -69,13 +69,15 @@ def template_ensemble(prompt_embeds: torch.Tensor) -> torch.Tensor:
 
 
 def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
-                         logit_scale: torch.Tensor | float) -> torch.Tensor:
+                         logit_scale: torch.Tensor | float, normalize_video: bool = True) -> torch.Tensor:
     """`exp(logit_scale) * cos(video, class)`: the cosine scoring of CLIP, the one implementation.
 
     Args:
         video_embeds: `(B, D)` (or `(..., D)`) video embeddings, any norm.
         class_embeds: `(C, D)` class embeddings, any norm.
         logit_scale: log of the scale (tensor or float).
+        normalize_video: False scores `video_embeds` as they are, `exp(logit_scale) * <v, c / |c|>`: for the mean
+            of unit frame embeddings this is the average of per-frame logits (`frame_pooling="logits"`).
 
     Returns:
         `(B, C)` (or `(..., C)`) logits, differentiable in all three inputs;
@@ -96,25 +98,52 @@ def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
         video = full_precision(video_embeds)
         classes = full_precision(class_embeds)
         dtype = torch.promote_types(video.dtype, classes.dtype)
-        video = F.normalize(video.to(dtype), dim=-1)
+        video = F.normalize(video.to(dtype), dim=-1) if normalize_video else video.to(dtype)
         classes = F.normalize(classes.to(dtype), dim=-1)
         return logit_scale_factor(logit_scale, dtype) * (video @ classes.t())
 
 
 class VideoClipCosineHead(nn.Module):
-    """Scoring head `"cosine"` (no parameters): `min(exp(logit_scale), 100) * cos(video, class)`.
+    """Scoring head `"cosine"` (no parameters): `exp(logit_scale) * cos(video, class)`.
 
     Its class bank is one embedding per class, `(C, D)`: the template ensemble of `get_class_embeddings`. Per-frame
-    embeddings are accepted (the head interface is shared with heads that use them) and ignored.
+    embeddings are accepted (the head interface is shared with heads that use them) and ignored. With
+    `config.frame_pooling == "logits"` the video embedding (the mean of unit frame embeddings, `pool_frames`) is
+    scored without renormalising: the per-frame logits averaged, as Open-VCLIP and FROSTER score.
     Corresponds to the logits of `CLIPModel.forward`.
     """
 
     def __init__(self, config: VideoClipConfig | None = None):
         super().__init__()
+        self.config = config  # read at every call: `frame_pooling` may be set after the head is built
 
     def forward(self, video_embeds: torch.Tensor, class_embeds: torch.Tensor, logit_scale: torch.Tensor | float,
                 frame_embeds: torch.Tensor | None = None) -> torch.Tensor:
-        return scaled_cosine_logits(video_embeds, class_embeds, logit_scale)
+        pooled_logits = getattr(self.config, "frame_pooling", "features") == "logits"
+        return scaled_cosine_logits(video_embeds, class_embeds, logit_scale, normalize_video=not pooled_logits)
+
+
+def combine_view_logits(view_logits: torch.Tensor, view_pooling: str = "logits") -> torch.Tensor:
+    """Class probabilities of videos from the logits of their test views (`VideoClipConfig.view_pooling`).
+
+    Args:
+        view_logits: `(B, V, C)` logits of V views of each of B videos.
+        view_pooling: `"logits"`: softmax of the view-averaged logits (Open-VCLIP / FROSTER: SlowFast's test meter
+            sums the views' logits); `"probabilities"`: the mean of the views' softmax (ViFi-CLIP and OST
+            `main*.py` `validate`: `tot_similarity += output.softmax(dim=-1)`). The mean ranks as the sum does.
+
+    Returns:
+        `(B, C)` float32 probabilities (each row sums to 1).
+    """
+    if view_logits.dim() != 3:
+        raise ValueError(f"combine_view_logits expects (videos, views, classes) logits, got shape "
+                         f"{tuple(view_logits.shape)}.")
+    logits = view_logits.float()
+    if view_pooling == "logits":
+        return logits.mean(dim=1).softmax(dim=-1)
+    if view_pooling == "probabilities":
+        return logits.softmax(dim=-1).mean(dim=1)
+    raise ValueError(f"view_pooling={view_pooling!r} is not supported; use 'logits' or 'probabilities'.")
 
 
 @dataclass
@@ -578,10 +607,14 @@ def text_attention_mask(padding_mask: torch.Tensor, attn_implementation: str | N
     return allowed
 
 
-def _tokenize_rows(tokenizer, rows: list[list[str]], device) -> tuple[torch.Tensor, torch.Tensor]:
-    """C rows of K prompts (same K) -> `input_ids`, `attention_mask` of shape (C, K, L) on `device`."""
+def _tokenize_rows(tokenizer, rows: list[list[str]], device, max_positions: int | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """C rows of K prompts (same K) -> `input_ids`, `attention_mask` of shape (C, K, L) on `device`, L at most
+    min(`tokenizer.model_max_length`, `max_positions`): longer prompts are cut keeping end-of-text last."""
+    limit = ({"max_length": min(getattr(tokenizer, "model_max_length", max_positions), max_positions)}
+             if max_positions else {})
     encoded = tokenizer([prompt for row in rows for prompt in row], padding=True, truncation=True,
-                        return_tensors="pt")
+                        return_tensors="pt", **limit)
     shape = (len(rows), -1, encoded["input_ids"].shape[-1])
     return encoded["input_ids"].view(shape).to(device), encoded["attention_mask"].view(shape).to(device)
 
@@ -635,9 +668,10 @@ class VideoClipModel(VideoClipPreTrainedModel):
         return self.visual_projection(self.vision_model(pixel_values_videos))
 
     def pool_frames(self, frame_embeds: torch.Tensor) -> torch.Tensor:
-        """(batch, T, D) -> (batch, D). `mean`: average of projected frames (equals CLIP image features averaged);
-        `vclip`: average of L2-normalised frames (Open-VCLIP averages per-frame logits: same ranking)."""
-        if self.config.temporal_mode == "vclip":
+        """(batch, T, D) -> (batch, D), by `config.frame_pooling`. `"features"`: the average of projected frames
+        (equals CLIP image features averaged); `"logits"`: the average of L2-normalised frames, which the cosine
+        head scores unnormalised, so the logit is the mean of the per-frame logits (Open-VCLIP, FROSTER)."""
+        if self.config.frame_pooling == "logits":
             frame_embeds = F.normalize(frame_embeds, dim=-1)
         return frame_embeds.mean(dim=1)
 
@@ -714,7 +748,8 @@ class VideoClipModel(VideoClipPreTrainedModel):
         chunks = []
         for start in range(0, len(names), per_batch):
             chunk = names[start:start + per_batch]
-            ids, mask = _tokenize_rows(tokenizer, [[t.format(n) for t in templates] for n in chunk], device)
+            ids, mask = _tokenize_rows(tokenizer, [[t.format(n) for t in templates] for n in chunk], device,
+                                       self.config.text_config.max_position_embeddings)
             chunks.append(self.get_class_embeddings(ids, mask).float())
         return torch.cat(chunks)
 
@@ -742,7 +777,8 @@ class VideoClipModel(VideoClipPreTrainedModel):
             if len({len(row) for row in rows}) != 1:
                 raise ValueError(f"Every label needs the same number of {kind} descriptors; got "
                                  f"{sorted({len(row) for row in rows})}.")
-            ids, mask = _tokenize_rows(tokenizer, rows, self.logit_scale.device)
+            ids, mask = _tokenize_rows(tokenizer, rows, self.logit_scale.device,
+                                       self.config.text_config.max_position_embeddings)
             banks[kind] = self.get_descriptor_embeddings(ids, mask).float()
         return VideoClipDescriptorBank(banks["spatial"], banks["temporal"])
 
@@ -829,7 +865,8 @@ class VideoClipModel(VideoClipPreTrainedModel):
 
     @classmethod
     def from_clip(cls, name_or_path, temporal_mode: str = "mean", num_frames: int = 8, vclip_edge: str = "zero",
-                  image_mean=None, image_std=None, scoring_head: str = "cosine", **kwargs) -> VideoClipModel:
+                  image_mean=None, image_std=None, scoring_head: str = "cosine", frame_pooling: str | None = None,
+                  view_pooling: str | None = None, **kwargs) -> VideoClipModel:
         """Build a video model from any Hugging Face `CLIPModel` checkpoint (local directory or Hub id) or a loaded
         `CLIPModel`.
 
@@ -856,6 +893,8 @@ class VideoClipModel(VideoClipPreTrainedModel):
             num_frames=num_frames,
             vclip_edge=vclip_edge,
             scoring_head=scoring_head,
+            frame_pooling=frame_pooling,
+            view_pooling=view_pooling,
             image_mean=image_mean,
             image_std=image_std,
         )
@@ -894,6 +933,7 @@ def logit_scale_from_temperature(temperature: float) -> float:
 
 __all__ = [
     "LOGIT_SCALE_MAX",
+    "combine_view_logits",
     "VIDEO_CLIP_SCORING_HEADS",
     "VideoClipCosineHead",
     "VideoClipLayout",

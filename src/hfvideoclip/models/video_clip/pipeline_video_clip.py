@@ -27,7 +27,7 @@ from transformers import Pipeline
 from .configuration_video_clip import VideoClipConfig  # noqa: F401
 from .descriptor_files import DESCRIPTOR_TABLE_FILE, load_descriptor_table, read_descriptor_table
 from .fork_safety import install_fork_guard  # noqa: F401
-from .modeling_video_clip import VideoClipModel
+from .modeling_video_clip import VideoClipModel, combine_view_logits
 from .optimal_transport import optimal_descriptor_logits  # noqa: F401
 from .precision import full_precision  # noqa: F401
 from .processing_video_clip import VideoClipProcessor
@@ -50,7 +50,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
 
     Call arguments: `videos` (one video or a list: paths, bytes, file objects, arrays (T, H, W, 3)),
     `candidate_labels` (list of str), `hypothesis_template` (a template with "{}" or a list of templates; default
-    the 28-template ensemble), `num_clips`/`num_crops` (test views whose logits are averaged), `batch_size`
+    the 28-template ensemble), `num_clips`/`num_crops` (test views, combined by `config.view_pooling`), `batch_size`
     (videos per forward, default 8), `num_workers` (DataLoader workers that decode the videos in parallel), `top_k`.
     Inputs may also be a generator or a `KeyDataset`. Returns a list of `{"label", "score"}` sorted by score (a list of such lists
     for a list of videos); scores are a softmax over the labels and sum to 1.
@@ -109,14 +109,16 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
 
     def _forward(self, model_inputs, candidate_labels=None, hypothesis_template=None, num_views: int = 1,
                  descriptors=None):
-        """A batch of B videos' views (B * V, T, 3, S, S) -> view-averaged logits (B, num_labels)."""
+        """A batch of B videos' views (B * V, T, 3, S, S) -> class probabilities (B, num_labels), the views
+        combined by the model's `config.view_pooling` (`combine_view_logits`)."""
         labels = _check_labels(candidate_labels)
         logits = self._view_logits(model_inputs["pixel_values_videos"], labels, _templates(hypothesis_template),
                                    descriptors)
-        return {"logits": logits.view(-1, num_views, len(labels)).mean(dim=1)}
+        view_pooling = getattr(self.model.config, "view_pooling", None) or "logits"
+        return {"scores": combine_view_logits(logits.view(-1, num_views, len(labels)), view_pooling)}
 
     def postprocess(self, model_outputs, top_k=None, candidate_labels=None):
-        return _ranked(model_outputs["logits"][0], _check_labels(candidate_labels), top_k)
+        return _ranked(model_outputs["scores"][0], _check_labels(candidate_labels), top_k)
 
     def __call__(self, videos, **kwargs):
         """`videos`: one video, a list, a generator or a `KeyDataset`; see the class docstring for the arguments."""
@@ -272,8 +274,8 @@ def _templates(hypothesis_template) -> tuple[str, ...]:
     return templates
 
 
-def _ranked(logits: torch.Tensor, labels: Sequence[str], top_k: int | None) -> list[dict]:
-    scores = logits.float().softmax(dim=-1).tolist()
+def _ranked(probabilities: torch.Tensor, labels: Sequence[str], top_k: int | None) -> list[dict]:
+    scores = probabilities.float().tolist()
     ranked = sorted(zip(labels, scores), key=lambda pair: -pair[1])
     if top_k is not None:
         ranked = ranked[:top_k]
