@@ -82,6 +82,10 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    if args.hidden_act and args.source != "openai":
+        raise ValueError(f"--hidden_act applies to `convert openai` only: the activation of {args.source} is fixed "
+                         "by its source (QuickGELU in the official code of open_vclip, froster, vificlip, ost and "
+                         "viclip; the config.json of a clip folder); drop the flag.")
     if args.source in ("open_vclip", "froster", "vificlip", "ost", "openai"):
         from .models.video_clip import convert_checkpoints as cc
 
@@ -97,28 +101,30 @@ def _convert(args: argparse.Namespace) -> int:
                 args.checkpoint, base_clip=args.base_clip,
                 scoring_head="optimal_descriptor" if args.source == "ost" else "cosine", **kwargs)
         else:
-            model = cc.convert_openai_clip_checkpoint(args.checkpoint, **kwargs)
-        print(f"saved {type(model).__name__} ({model.config.temporal_mode}) to {args.output_dir}")
+            model = cc.convert_openai_clip_checkpoint(args.checkpoint, hidden_act=args.hidden_act, **kwargs)
+        print(f"saved {type(model).__name__} ({model.config.temporal_mode}, "
+              f"{model.config.text_config.hidden_act}) to {args.output_dir}")
         return 0
-    if args.source == "viclip":
+    if args.source == "viclip":  # saves the processor too, its tokenizer cut at the text tower's 32 positions
         from .models.video_clip.convert_viclip_to_hf import convert_viclip_checkpoint
 
-        model = convert_viclip_checkpoint(args.checkpoint, output_dir=args.output_dir)
-    else:
-        from .models.video_clip import VideoClipModel
+        model = convert_viclip_checkpoint(args.checkpoint, output_dir=args.output_dir, tokenizer=args.tokenizer)
+        print(f"saved {type(model).__name__} ({model.config.temporal_mode}) to {args.output_dir}")
+        return 0
+    from .models.video_clip import VideoClipModel
+    from .models.video_clip.processing_video_clip import VideoClipProcessor, VideoClipVideoProcessor
 
-        model = VideoClipModel.from_clip(args.checkpoint, temporal_mode=args.temporal_mode or "mean",
-                                         num_frames=args.num_frames or 8)
-        model.save_pretrained(args.output_dir)
-    if args.tokenizer or args.source == "clip":
-        from .models.video_clip.processing_video_clip import VideoClipProcessor, VideoClipVideoProcessor
-
-        source = args.tokenizer or args.checkpoint
-        processor = VideoClipProcessor.from_pretrained(source, num_frames=model.config.num_frames)
-        processor.video_processor = VideoClipVideoProcessor(
-            num_frames=model.config.num_frames, size=model.config.vision_config.image_size,
-            image_mean=model.config.image_mean, image_std=model.config.image_std)
-        processor.save_pretrained(args.output_dir)
+    model = VideoClipModel.from_clip(args.checkpoint, temporal_mode=args.temporal_mode or "mean",
+                                     num_frames=args.num_frames or 8)
+    model.save_pretrained(args.output_dir)
+    processor = VideoClipProcessor.from_pretrained(args.tokenizer or args.checkpoint,
+                                                   num_frames=model.config.num_frames)
+    processor.tokenizer.model_max_length = min(processor.tokenizer.model_max_length,
+                                               model.config.text_config.max_position_embeddings)
+    processor.video_processor = VideoClipVideoProcessor(
+        num_frames=model.config.num_frames, size=model.config.vision_config.image_size,
+        image_mean=model.config.image_mean, image_std=model.config.image_std)
+    processor.save_pretrained(args.output_dir)
     print(f"saved {type(model).__name__} ({model.config.temporal_mode}) to {args.output_dir}")
     return 0
 
@@ -169,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "(checkpoint files: default openai/clip-vit-base-patch16)")
     convert.add_argument("--base_clip", default="openai/clip-vit-base-patch16",
                          help="vificlip: the CLIP it was fine-tuned from (its token embedding is not in the file)")
+    convert.add_argument("--hidden_act", default=None, choices=["quick_gelu", "gelu"],
+                         help="openai: the MLP activation, needed when the file does not tell it (quick_gelu for "
+                         "OpenAI's original weights, gelu for open_clip models trained without QuickGELU); fixed "
+                         "by the source for the others")
     convert.set_defaults(func=_convert)
 
     evaluate = commands.add_parser("evaluate", help="same flags as recipes/evaluate.py", add_help=False)

@@ -128,7 +128,10 @@ def test_openai_layout_maps_to_exactly_the_clip_weights(clip):
 
 
 def test_infer_clip_config_reads_the_architecture_from_shapes(clip):
-    config = infer_clip_config(official_layout(clip), **HEADS, temporal_mode="vclip", num_frames=5)
+    with pytest.raises(ValueError, match="MLP activation is not in the tensors.*--hidden_act quick_gelu"):
+        infer_clip_config(official_layout(clip), **HEADS)  # QuickGELU vs GELU is not in the shapes: never guessed
+    config = infer_clip_config(official_layout(clip), **HEADS, hidden_act="quick_gelu", temporal_mode="vclip",
+                               num_frames=5)
     vision, text = config.vision_config, config.text_config
     assert (vision.hidden_size, vision.intermediate_size, vision.num_hidden_layers) == (48, 40, 2)
     assert (vision.patch_size, vision.image_size, vision.hidden_act) == (4, 16, "quick_gelu")
@@ -138,10 +141,11 @@ def test_infer_clip_config_reads_the_architecture_from_shapes(clip):
     assert config.logit_scale_init_value == pytest.approx(3.1)
     wide = CLIPModel(CLIPConfig(text_config={**TEXT, "hidden_size": 128, "num_attention_heads": 2},
                                 vision_config={**VISION, "hidden_size": 192, "num_attention_heads": 3}))
-    config = infer_clip_config(official_layout(wide))  # OpenAI's rule: heads = width // 64
+    config = infer_clip_config(official_layout(wide), hidden_act="gelu")  # OpenAI's rule: heads = width // 64
+    assert config.vision_config.hidden_act == config.text_config.hidden_act == "gelu"
     assert (config.vision_config.num_attention_heads, config.text_config.num_attention_heads) == (3, 2)
     with pytest.raises(ValueError, match="vision width 48 is not divisible into 0 attention heads.*vision_heads="):
-        infer_clip_config(official_layout(clip))
+        infer_clip_config(official_layout(clip), hidden_act="quick_gelu")
 
 
 # ------------------------------------------------------------------------------------------------ PySlowFast
@@ -329,5 +333,5 @@ def test_tokenizer_that_does_not_fit_the_text_tower_is_refused(clip, clip_dir, t
     torch.save(official_layout(CLIPModel(config)), tmp_path / "big_vocab.pt")
     with pytest.raises(ValueError, match=r"does not fit the converted text tower.*end-of-text id is 625"):
         convert_openai_clip_checkpoint(tmp_path / "big_vocab.pt", tmp_path / "out", tokenizer=toy_clip_path(),
-                                       **HEADS)
+                                       hidden_act="quick_gelu", **HEADS)
 

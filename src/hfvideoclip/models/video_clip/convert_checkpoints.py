@@ -65,10 +65,29 @@ ViFi-CLIP (`muzairkhattak/ViFi-CLIP`) and OST (`tomchen-ctj/OST`, built on it):
   int(256 / 224 * 224) = 256, centre crop 224; 32 frames in the zero-shot / base-to-novel / few-shot configs
   (16 in `configs/fully_supervised`). The yacs `CfgNode` is plain data (a dict subclass); it is read as an
   `OrderedDict` under the weights-only unpickler without importing yacs (`_YacsConfigStandIn`).
+
+Activation (`hidden_act`): the tensors do not tell QuickGELU from GELU, so no converter guesses it.
+  Open-VCLIP, FROSTER, ViFi-CLIP and OST build their towers with OpenAI's `clip/model.py` (vendored, see above),
+  whose `ResidualAttentionBlock` MLP is QuickGELU: fixed to "quick_gelu" for them. For `convert openai`:
+  - OpenAI's TorchScript archives are QuickGELU; the state dict re-saved from one keeps `input_resolution`,
+    `context_length`, `vocab_size`, which open_clip models do not hold (its `CLIP` has no such attributes, and
+    `attn_mask` is a non-persistent buffer: `mlfoundations/open_clip` `src/open_clip/model.py` line 360).
+  - open_clip (`mlfoundations/open_clip`): `src/open_clip/model.py` lines 183 / 280 pick
+    `QuickGELU if quick_gelu else nn.GELU`, `quick_gelu` defaulting to False (line 325); the `*-quickgelu.json`
+    model configs set `"quick_gelu": true` and `force_quick_gelu` sets it too (`src/open_clip/factory.py` 450-451).
+    Hub folders (`src/open_clip/push_to_hf_hub.py` `save_config_for_hf` / `save_for_hf`) hold the flat state
+    dict `open_clip_pytorch_model.bin` / `open_clip_model.safetensors` next to `open_clip_config.json` =
+    `{"model_cfg": ..., "preprocess_cfg": ...}`: its `model_cfg.quick_gelu` (absent = False) decides.
+    Training checkpoints (`src/open_clip/task/checkpoint.py` `save_checkpoint`) are `{"epoch", "name",
+    "state_dict", "optimizer", ...}`, `name` defaulting to `<date>-model_<model name>-lr_...`
+    (`src/open_clip_train/main.py` lines 112-126): a `-quickgelu` model name means QuickGELU; any other name
+    decides nothing (`--force-quick-gelu` leaves no trace in it).
+  Where nothing in the file tells, `hidden_act` must be given.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import pickle
@@ -90,6 +109,11 @@ from .configuration_video_clip import (
 from .modeling_video_clip import VideoClipModel
 
 # ------------------------------------------------------------------------------------------------ loading
+ACTIVATIONS = ("quick_gelu", "gelu")
+ACTIVATION_HINT = ("the MLP activation is not in the tensors and nothing in the checkpoint names it: pass "
+                   "--hidden_act quick_gelu (Python: hidden_act='quick_gelu') for OpenAI's original CLIP weights, or "
+                   "--hidden_act gelu for an open_clip model trained without QuickGELU (no '-quickgelu' in its "
+                   "model name)")
 _JIT_METADATA_KEYS = ("input_resolution", "context_length", "vocab_size")
 _IGNORED_CLIP_KEYS = (*_JIT_METADATA_KEYS, "attn_mask")
 
@@ -293,15 +317,16 @@ def openai_clip_to_hf_state_dict(state_dict: Mapping, prefix: str = "", *, stric
 
 
 def infer_clip_config(state_dict: Mapping, prefix: str = "", *, vision_heads: int | None = None,
-                      text_heads: int | None = None, hidden_act: str = "quick_gelu", **config_kwargs
+                      text_heads: int | None = None, hidden_act: str | None = None, **config_kwargs
                       ) -> VideoClipConfig:
     """`VideoClipConfig` of an OpenAI-CLIP-layout state dict (keys under `prefix`), from tensor shapes.
 
     Widths, layers, MLP sizes, patch size, image size (patch * sqrt(positions - 1)), context length, vocabulary,
     projection dim and `logit_scale` come from the shapes; heads default to width // 64 as in OpenAI's
     `build_model` (pass `vision_heads` / `text_heads` for other checkpoints). `eos_token_id = vocab_size - 1`,
-    `bos_token_id = vocab_size - 2` (CLIP's tokenizer). `config_kwargs` go to `VideoClipConfig` (temporal_mode,
-    num_frames, image_mean, ...).
+    `bos_token_id = vocab_size - 2` (CLIP's tokenizer). `hidden_act` ("quick_gelu" or "gelu", both towers) is not
+    in the shapes and must be given: None raises `ValueError` after the shape checks. `config_kwargs` go to
+    `VideoClipConfig` (temporal_mode, num_frames, image_mean, ...).
     """
     _check_vit(state_dict, prefix)
     needed = ["visual.conv1.weight", "visual.positional_embedding", "visual.proj", "token_embedding.weight",
@@ -346,6 +371,10 @@ def infer_clip_config(state_dict: Mapping, prefix: str = "", *, vision_heads: in
         num_hidden_layers=_num_blocks(state_dict, prefix, "text"),
         num_attention_heads=heads(text_width, text_heads, "text"), hidden_act=hidden_act,
         bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1)
+    if hidden_act is None:
+        raise ValueError(ACTIVATION_HINT)
+    if hidden_act not in ACTIVATIONS:
+        raise ValueError(f"hidden_act={hidden_act!r} is not one of {', '.join(ACTIVATIONS)} (CLIP's MLP activations)")
     if prefix + "logit_scale" in state_dict:
         config_kwargs.setdefault("logit_scale_init_value", float(get("logit_scale")))
     return VideoClipConfig(vision_config=vision_config, text_config=text_config, projection_dim=projection_dim,
@@ -369,6 +398,57 @@ def _tensors_of(checkpoint, path, entries: tuple[str, ...], what: str) -> dict:
     found = sorted(checkpoint)[:8] if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
     raise ValueError(f"{path} is not a {what} checkpoint: expected a dict with "
                      f"{' or '.join(repr(e) for e in entries)} holding the weights, found {found}.")
+
+
+_OPEN_CLIP_CONFIG = "open_clip_config.json"  # open_clip `src/open_clip/constants.py` HF_CONFIG_NAME
+
+
+def _quick_gelu_entry(model_cfg: Mapping, where: str) -> tuple[str, str]:
+    value = model_cfg.get("quick_gelu", False)  # open_clip's CLIP(quick_gelu=False) when the key is absent
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: 'quick_gelu' is {value!r}, expected true or false.")
+    return ("quick_gelu" if value else "gelu"), f"{where} says quick_gelu={str(value).lower()}"
+
+
+def read_clip_activation(path, checkpoint, state_dict: Mapping) -> tuple[str, str] | None:
+    """`(hidden_act, evidence)` where an OpenAI-CLIP-layout checkpoint tells its MLP activation, else None.
+
+    Evidence, in order (module docstring, "Activation"): the TorchScript metadata entries of OpenAI's archives
+    (QuickGELU); a `quick_gelu` or open_clip `model_cfg` entry next to the weights; an open_clip run `name` with a
+    `-quickgelu` model; an `open_clip_config.json` beside the file (its `model_cfg.quick_gelu`, absent = GELU).
+    """
+    if any(key in state_dict for key in _JIT_METADATA_KEYS):
+        return "quick_gelu", ("its input_resolution / context_length / vocab_size entries come from OpenAI's "
+                              "TorchScript archive")
+    if isinstance(checkpoint, Mapping):
+        if isinstance(checkpoint.get("quick_gelu"), bool):
+            return _quick_gelu_entry(checkpoint, f"{path} ('quick_gelu' entry)")
+        if isinstance(checkpoint.get("model_cfg"), Mapping):
+            return _quick_gelu_entry(checkpoint["model_cfg"], f"{path} ('model_cfg' entry)")
+        name = checkpoint.get("name")
+        found = re.search(r"(?:^|-)model_(\S+?)-lr_", name) if isinstance(name, str) else None
+        if found and found.group(1).endswith("-quickgelu"):
+            return "quick_gelu", f"its open_clip run name {name!r} names the model {found.group(1)!r}"
+    sidecar = os.path.join(os.path.dirname(os.path.abspath(os.fspath(path))), _OPEN_CLIP_CONFIG)
+    if os.path.isfile(sidecar):
+        try:
+            with open(sidecar) as handle:
+                config = json.load(handle)
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"{sidecar} is not readable JSON ({error}); fix it or move it away from {path}.") from None
+        if isinstance(config, Mapping) and isinstance(config.get("model_cfg"), Mapping):
+            return _quick_gelu_entry(config["model_cfg"], f"{sidecar} ('model_cfg')")
+    return None
+
+
+def _official_quick_gelu(config_kwargs: dict, source: str) -> str:
+    """"quick_gelu": `source`'s official code builds both towers with OpenAI's `clip/model.py` (QuickGELU MLPs);
+    any other `hidden_act` in `config_kwargs` is refused."""
+    given = config_kwargs.pop("hidden_act", None)
+    if given not in (None, "quick_gelu"):
+        raise ValueError(f"hidden_act={given!r} does not apply to {source} checkpoints: their official code builds "
+                         "the towers with OpenAI's clip/model.py, whose MLP is QuickGELU; drop hidden_act.")
+    return "quick_gelu"
 
 
 def _build_model(path, state_dict: dict, config: VideoClipConfig) -> VideoClipModel:
@@ -417,6 +497,9 @@ def save_processor(config: VideoClipConfig, output_dir, tokenizer=None, resize_t
                          f"{loaded.eos_token_id} and it has {len(loaded)} tokens, the model pools at id {eos} and has "
                          f"{config.text_config.vocab_size} (pass the CLIP tokenizer, e.g. "
                          "openai/clip-vit-base-patch16).")
+    # Longer texts are cut to the text tower's positions, keeping the end-of-text token last (as ViCLIP's
+    # `tokenize(..., context_length=32, truncate=True)`, InternVideo `Data/InternVid/viclip/viclip_text.py` 151-155).
+    loaded.model_max_length = min(loaded.model_max_length, config.text_config.max_position_embeddings)
     processor = VideoClipProcessor(loaded, video_processor)
     processor.save_pretrained(output_dir)
     return processor
@@ -456,9 +539,11 @@ def convert_pyslowfast_checkpoint(path, output_dir=None, temporal_mode: str = "v
                          f"represent: {_few(outside)} (a fine-tuned `head`, a learned `prompt_embed`, ...).")
     config_kwargs.setdefault("image_mean", OPENAI_CLIP_MEAN)
     config_kwargs.setdefault("image_std", OPENAI_CLIP_STD)
+    hidden_act = _official_quick_gelu(config_kwargs, "Open-VCLIP / FROSTER")  # slowfast/models/clip/model.py
     try:
         config = infer_clip_config(state_dict, vision_heads=vision_heads, text_heads=text_heads,
-                                   temporal_mode=temporal_mode, num_frames=num_frames, **config_kwargs)
+                                   hidden_act=hidden_act, temporal_mode=temporal_mode, num_frames=num_frames,
+                                   **config_kwargs)
     except ValueError as error:
         raise ValueError(f"{path}: {error}.") from None
     return _finish(_build_model(path, state_dict, config), output_dir, tokenizer, resize_to=None)
@@ -534,10 +619,11 @@ def convert_vificlip_checkpoint(path, output_dir=None, temporal_mode: str = "mea
         state_dict["token_embedding.weight"] = embedding
     config_kwargs.setdefault("image_mean", IMAGENET_MEAN)
     config_kwargs.setdefault("image_std", IMAGENET_STD)
+    hidden_act = _official_quick_gelu(config_kwargs, "ViFi-CLIP / OST")  # their vendored clip/model.py
     try:
         config = infer_clip_config(state_dict, vision_heads=vision_heads, text_heads=text_heads,
-                                   temporal_mode=temporal_mode, num_frames=num_frames, scoring_head=scoring_head,
-                                   **config_kwargs)
+                                   hidden_act=hidden_act, temporal_mode=temporal_mode, num_frames=num_frames,
+                                   scoring_head=scoring_head, **config_kwargs)
     except ValueError as error:
         raise ValueError(f"{path}: {error}.") from None
     resize_to = int(256 / 224 * config.vision_config.image_size)
@@ -546,13 +632,17 @@ def convert_vificlip_checkpoint(path, output_dir=None, temporal_mode: str = "mea
 
 def convert_openai_clip_checkpoint(path, output_dir=None, temporal_mode: str = "mean", num_frames: int = 8,
                                    tokenizer=None, vision_heads: int | None = None, text_heads: int | None = None,
-                                   hidden_act: str = "quick_gelu", **config_kwargs) -> VideoClipModel:
+                                   hidden_act: str | None = None, **config_kwargs) -> VideoClipModel:
     """OpenAI CLIP state dict (`clip` package `model.state_dict()`, or the state dict of its TorchScript archive
     re-saved with `torch.save`) -> `VideoClipModel`, saved to `output_dir` when given.
 
     Also reads the same layout inside `{"state_dict": ...}` / `{"model": ...}` and with `module.` (open_clip ViT
-    checkpoints share it; pass `hidden_act="gelu"` for those trained without QuickGELU). TorchScript archives are
-    refused with the one-line re-save. CLIP normalisation, resize and crop to the image size.
+    checkpoints share it). TorchScript archives are refused with the one-line re-save. CLIP normalisation, resize
+    and crop to the image size.
+
+    `hidden_act` ("quick_gelu" / "gelu"; None: read it from the checkpoint, `read_clip_activation`) is never
+    guessed: a checkpoint that does not tell it needs it (`ValueError` naming the file and the fix), and a value
+    that contradicts what the checkpoint tells is refused.
     """
     checkpoint = load_checkpoint_safely(path)
     raw = _tensors_of(checkpoint, path, ("state_dict", "model", "model_state"), "OpenAI CLIP")
@@ -560,12 +650,18 @@ def convert_openai_clip_checkpoint(path, output_dir=None, temporal_mode: str = "
     if "visual.conv1.weight" not in state_dict and not any(k.startswith("visual.layer1.") for k in state_dict):
         raise ValueError(f"{path} has no 'visual.conv1.weight' (found {_few(state_dict)}): not an OpenAI CLIP "
                          "state dict.")
+    if hidden_act is not None and hidden_act not in ACTIVATIONS:
+        raise ValueError(f"hidden_act={hidden_act!r} is not one of {', '.join(ACTIVATIONS)} (CLIP's MLP activations).")
+    told = read_clip_activation(path, checkpoint, state_dict)
+    if told is not None and hidden_act is not None and told[0] != hidden_act:
+        raise ValueError(f"{path}: hidden_act={hidden_act!r} contradicts the checkpoint ({told[1]}, so "
+                         f"{told[0]!r}); drop --hidden_act / hidden_act or pass {told[0]!r}.")
     config_kwargs.setdefault("image_mean", OPENAI_CLIP_MEAN)
     config_kwargs.setdefault("image_std", OPENAI_CLIP_STD)
     try:
         config = infer_clip_config(state_dict, vision_heads=vision_heads, text_heads=text_heads,
-                                   hidden_act=hidden_act, temporal_mode=temporal_mode, num_frames=num_frames,
-                                   **config_kwargs)
+                                   hidden_act=told[0] if told is not None else hidden_act,
+                                   temporal_mode=temporal_mode, num_frames=num_frames, **config_kwargs)
     except ValueError as error:
         raise ValueError(f"{path}: {error}.") from None
     return _finish(_build_model(path, state_dict, config), output_dir, tokenizer, resize_to=None)
@@ -578,5 +674,6 @@ __all__ = [
     "infer_clip_config",
     "load_checkpoint_safely",
     "openai_clip_to_hf_state_dict",
+    "read_clip_activation",
     "save_processor",
 ]

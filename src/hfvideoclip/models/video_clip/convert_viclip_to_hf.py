@@ -11,6 +11,13 @@ Key mapping (original -> ours): the towers are renamed to the OpenAI-CLIP layout
   vision_encoder.proj (W, D) / text_encoder.text_projection (W, D) -> visual_projection / text_projection (D, W)
   text_encoder.token_embedding / positional_embedding / ln_final -> text_model.embeddings.* / final_layer_norm
   temp (similarity / temp)                              -> logit_scale = log(1 / temp)
+
+Activation: QuickGELU in both towers (`Data/InternVid/viclip/viclip_text.py` line 47, `viclip_vision.py` line 69,
+`("gelu", QuickGELU())`), fixed. Text: `ViCLIP.max_txt_l = 32` (`viclip.py` line 30) and `encode_text` calls
+`tokenize(text, context_length=32)` with `truncate=True` (`viclip_text.py` lines 124, 151-155): the first 32 tokens
+are kept and the last one is replaced by end-of-text. A saved tokenizer therefore gets `model_max_length` = the
+text tower's positions; CLIP's tokenizer with `truncation=True` then gives the same ids (`<|startoftext|>`, the
+first L - 2 word tokens, `<|endoftext|>`).
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ import math
 import torch
 
 from .configuration_video_clip import IMAGENET_MEAN, IMAGENET_STD, VideoClipConfig
-from .convert_checkpoints import infer_clip_config, load_checkpoint_safely, openai_clip_to_hf_state_dict
+from .convert_checkpoints import (
+    infer_clip_config,
+    load_checkpoint_safely,
+    openai_clip_to_hf_state_dict,
+    save_processor,
+)
 from .modeling_video_clip import VideoClipModel
 
 _TEMPORAL_KEY = "vision_encoder.temporal_positional_embedding"
@@ -49,6 +61,7 @@ def viclip_config_from_state_dict(state_dict: dict, vision_heads: int | None = N
     try:
         return infer_clip_config(
             _openai_layout(state_dict), vision_heads=vision_heads, text_heads=text_heads,
+            hidden_act="quick_gelu",  # ViCLIP's towers use QuickGELU (module docstring)
             logit_scale_init_value=math.log(1.0 / temperature), temporal_mode="viclip",
             num_frames=temporal.shape[1] if temporal is not None else 8,  # other lengths are resized at run time
             image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD)
@@ -68,8 +81,11 @@ def convert_viclip_state_dict(state_dict: dict, config: VideoClipConfig) -> dict
     return converted
 
 
-def convert_viclip_checkpoint(checkpoint_path, output_dir=None, **config_kwargs) -> VideoClipModel:
-    """Load `checkpoint_path` (original .pth, `weights_only=True`), convert, optionally `save_pretrained`."""
+def convert_viclip_checkpoint(checkpoint_path, output_dir=None, tokenizer=None, **config_kwargs) -> VideoClipModel:
+    """Load `checkpoint_path` (original .pth, `weights_only=True`), convert, optionally `save_pretrained` with the
+    video preprocessing and, with `tokenizer` (a CLIP tokenizer folder / Hub id), the full `VideoClipProcessor`
+    whose `model_max_length` is the text tower's positions (32 for ViCLIP), so longer texts are truncated as ViCLIP
+    truncates them."""
     checkpoint = load_checkpoint_safely(checkpoint_path)
     state_dict = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state_dict, dict) or "vision_encoder.conv1.weight" not in state_dict:
@@ -86,4 +102,5 @@ def convert_viclip_checkpoint(checkpoint_path, output_dir=None, **config_kwargs)
         raise ValueError(f"Converted ViCLIP checkpoint {checkpoint_path} lacks {missing}.")
     if output_dir is not None:
         model.save_pretrained(output_dir)
+        save_processor(config, output_dir, tokenizer=tokenizer)
     return model

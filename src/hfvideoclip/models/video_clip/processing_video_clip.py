@@ -211,6 +211,7 @@ class VideoClipProcessor:
         for key in ("_from_auto", "_from_pipeline"):  # AutoProcessor's bookkeeping; trust_remote_code goes on to the
             kwargs.pop(key, None)                     # tokenizer, whose folder's config.json maps to our code
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+        _fit_text_positions(tokenizer, name_or_path)
         return cls(tokenizer, VideoClipVideoProcessor.from_pretrained(name_or_path, **overrides))
 
     _auto_class = "AutoProcessor"  # what `custom_object_save` writes into `auto_map`
@@ -272,6 +273,17 @@ def _resolve_file(name_or_path, filename: str) -> str | None:
         return hf_hub_download(str(name_or_path), filename)
     except Exception:
         return None
+
+
+def _fit_text_positions(tokenizer, name_or_path) -> None:
+    """`tokenizer.model_max_length` = min(itself, `text_config.max_position_embeddings` of the model's config.json
+    beside it), so `truncation=True` cuts texts to the text tower's positions (ViCLIP: 32) with end-of-text last."""
+    path = _resolve_file(name_or_path, "config.json")
+    config = _read_json(path) if path is not None else None
+    text_config = config.get("text_config") if isinstance(config, dict) else None
+    positions = text_config.get("max_position_embeddings") if isinstance(text_config, dict) else None
+    if isinstance(positions, int) and 0 < positions < tokenizer.model_max_length:
+        tokenizer.model_max_length = positions
 
 
 def _read_json(path: str) -> dict:
