@@ -100,19 +100,18 @@ def text_ids():
 
 @torch.no_grad()
 def assert_matches_clip(model: VideoClipModel, clip: CLIPModel) -> None:
-    """Text features equal CLIP's; in `mean` mode the video features equal CLIP's frame features averaged, in
-    `vclip` mode they equal `VideoClipModel.from_clip` (tested against a direct computation elsewhere)."""
+    """Text features equal CLIP's; in `mean` mode the frame features equal CLIP's image features, in `vclip` mode
+    they equal `VideoClipModel.from_clip` (tested against a direct computation elsewhere)."""
     torch.testing.assert_close(model.get_text_features(input_ids=text_ids()),
                                clip.get_text_features(input_ids=text_ids()).pooler_output, atol=1e-5, rtol=1e-5)
     x = videos()
     if model.config.temporal_mode == "mean":
-        frames = clip.get_image_features(pixel_values=x.flatten(0, 1)).pooler_output
-        expected = frames.view(2, FRAMES, -1).mean(1)
+        expected = clip.get_image_features(pixel_values=x.flatten(0, 1)).pooler_output.view(2, FRAMES, -1)
     else:
         reference = VideoClipModel.from_clip(clip, temporal_mode=model.config.temporal_mode, num_frames=FRAMES,
                                              image_mean=OPENAI_CLIP_MEAN, image_std=OPENAI_CLIP_STD).eval()
-        expected = reference.get_video_features(pixel_values_videos=x)
-    torch.testing.assert_close(model.get_video_features(pixel_values_videos=x), expected, atol=1e-5, rtol=1e-5)
+        expected = reference.get_frame_features(x)
+    torch.testing.assert_close(model.get_frame_features(x), expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(model.logit_scale, clip.logit_scale)
 
 
@@ -174,6 +173,7 @@ def test_pyslowfast_checkpoints_convert(clip, tmp_path, layout):
     assert_matches_clip(model, clip)
     reloaded = AutoModel.from_pretrained(tmp_path / "out").eval()
     assert reloaded.config.temporal_mode == mode and reloaded.config.vclip_edge == "zero"
+    assert (reloaded.config.frame_pooling, reloaded.config.view_pooling) == ("logits", "logits")  # official scoring
     assert_matches_clip(reloaded, clip)
     assert (tmp_path / "out" / "video_preprocessor_config.json").is_file()
 
@@ -264,7 +264,9 @@ def test_ost_checkpoint_keeps_its_token_embedding_and_takes_the_descriptor_head(
                                         scoring_head="optimal_descriptor", **HEADS)
     assert model.config.scoring_head == "optimal_descriptor"
     assert_matches_clip(model, clip)
-    assert AutoModel.from_pretrained(tmp_path / "out").config.scoring_head == "optimal_descriptor"
+    reloaded = AutoModel.from_pretrained(tmp_path / "out")
+    assert reloaded.config.scoring_head == "optimal_descriptor"
+    assert (reloaded.config.frame_pooling, reloaded.config.view_pooling) == ("features", "probabilities")
 
 
 def test_vificlip_prompting_variants_are_refused(clip, tmp_path):

@@ -517,7 +517,8 @@ def convert_pyslowfast_checkpoint(path, output_dir=None, temporal_mode: str = "v
     Reads `{"model_state": {"model.visual...": ...}}` (training checkpoints and the released `swa_*.pth`), with or
     without `module.`; FROSTER's `projector_v.*`, `projector_t.*` and the teacher `raw_model.*` are dropped.
     `temporal_mode="vclip"` (neighbour-frame attention with zero edges, as the official code) reproduces the
-    checkpoints; CLIP normalisation, resize 224 / crop 224. With `tokenizer` a full `VideoClipProcessor` is saved
+    checkpoints; per-frame logits averaged and test views' logits combined (`frame_pooling` / `view_pooling`
+    `"logits"`); CLIP normalisation, resize 224 / crop 224. With `tokenizer` a full `VideoClipProcessor` is saved
     next to the model. `config_kwargs` go to `VideoClipConfig` (e.g. `vclip_edge`, `image_mean`).
     """
     checkpoint = load_checkpoint_safely(path)
@@ -539,6 +540,10 @@ def convert_pyslowfast_checkpoint(path, output_dir=None, temporal_mode: str = "v
                          f"represent: {_few(outside)} (a fine-tuned `head`, a learned `prompt_embed`, ...).")
     config_kwargs.setdefault("image_mean", OPENAI_CLIP_MEAN)
     config_kwargs.setdefault("image_std", OPENAI_CLIP_STD)
+    # Both score per-frame logits averaged over frames (`temporalclip_video_model.py`: `pred.reshape(bz, clip_len,
+    # -1).mean(1)`) and sum the test views' logits (SlowFast's TestMeter), whatever the temporal mode.
+    config_kwargs.setdefault("frame_pooling", "logits")
+    config_kwargs.setdefault("view_pooling", "logits")
     hidden_act = _official_quick_gelu(config_kwargs, "Open-VCLIP / FROSTER")  # slowfast/models/clip/model.py
     try:
         config = infer_clip_config(state_dict, vision_heads=vision_heads, text_heads=text_heads,
