@@ -1,7 +1,8 @@
 """Evaluate a video-text model on an open-vocabulary protocol or on your own videos.
 
     python recipes/evaluate.py --model DIR_OR_ID --protocol toy-b2n --output_dir D \
-        [--num_clips 1 --num_crops 1 --batch_size 8 --templates kinetics|single --cache_dir ...]
+        [--num_clips 1 --num_crops 1 --batch_size 8 --templates kinetics|single --cache_dir ...] \
+        [--class_descriptions FROSTER/label_rephrase]   # FROSTER's rephrased class texts, matched by name
     python recipes/evaluate.py --model DIR_OR_ID --validation_dir VIDEOS --output_dir D     # VIDEOS/<class>/<video>
     python recipes/evaluate.py --model DIR_OR_ID --validation_file val.csv --output_dir D   # video,label columns
     python recipes/evaluate.py --model DIR_OR_ID --dataset_name NAME [--dataset_config_name C] \

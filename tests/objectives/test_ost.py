@@ -329,3 +329,70 @@ def test_loss_precision_and_gradient():
     # logits that rank every video's own class first score a lower loss than the reverse
     good = 10 * torch.nn.functional.one_hot(labels, 3).float()
     assert ost_contrastive_loss(good, labels) < ost_contrastive_loss(-good, labels)
+
+
+# ------------------------------------------------------------------------------------------------ training logits
+def _official_training_logits(frames, spatial, temporal, labels, scale):
+    """The official training step's (B, B) logits, written from tomchen-ctj/OST (commit 1810ae6):
+
+    `trainers/OST.py` L220-230 (`OST.forward`): each video's descriptor sets `des_*_token[label_id]` (duplicates
+    included), L2-normalised, as the frames; `main_nce.py` L223-226: gathered, then `get_logit`;
+    `trainers/OST.py` L164-172 (`get_logit`): `0.5 (pool_t + OT_t) + 0.5 (pool_s + OT_s)`, temporal solved first;
+    L145-161 (`OptimalDescriptorSolver`): `(B A, T, N)` problems, `cost = 1 - sim`, `K = exp(-cost / 0.1)`,
+    marginals `1/T`, `1/N`; L130-143 (`Sinkhorn`): from `r = c = 1`, `r = u / (K c)`, `c = v / (K^T r)`, stop once
+    `mean |r - r0| < 1e-2` (one mean over all `B A T` entries), at most 100 iterations, `P = r c^T * K`.
+    Linear domain, as there; float64 here.
+    """
+    def unit(x):
+        return x / x.norm(dim=-1, keepdim=True)
+
+    def solver(image, descriptor):
+        a, n, _ = descriptor.shape
+        b, t, _ = image.shape
+        sim = torch.einsum("btd,and->tnba", image, descriptor).permute(2, 3, 0, 1).reshape(b * a, t, n)
+        kernel = torch.exp(-(1 - sim) / 0.1)
+        u = torch.full((b * a, t), 1.0 / t, dtype=sim.dtype)
+        v = torch.full((b * a, n), 1.0 / n, dtype=sim.dtype)
+        r, c = torch.ones_like(u), torch.ones_like(v)
+        for _ in range(100):
+            r0 = r
+            r = u / torch.matmul(kernel, c.unsqueeze(-1)).squeeze(-1)
+            c = v / torch.matmul(kernel.permute(0, 2, 1), r.unsqueeze(-1)).squeeze(-1)
+            if (r - r0).abs().mean().item() < 1e-2:
+                break
+        plan = r.unsqueeze(-1) * c.unsqueeze(-2) * kernel
+        return (plan * sim).sum((1, 2)).view(b, a) * scale
+
+    v, d_s, d_t = unit(frames), unit(spatial[labels]), unit(temporal[labels])
+    logits_t, logits_s = solver(v, d_t), solver(v, d_s)
+    pool_s = scale * v.mean(1) @ d_s.mean(1).t()
+    pool_t = scale * v.mean(1) @ d_t.mean(1).t()
+    return 0.5 * (pool_t + logits_t) + 0.5 * (pool_s + logits_s)
+
+
+def _clip_like_batch(seed, B=8, T=8, N=4, D=32, C=5):
+    """Frames and per-class descriptors with cosines ~0.25 (Sinkhorn stops after ~10 iterations), labels drawn
+    from C < B classes (repeats)."""
+    g = torch.Generator().manual_seed(seed)
+    common = torch.randn(D, generator=g, dtype=torch.float64)
+    frames = common + 1.7 * torch.randn(B, T, D, generator=g, dtype=torch.float64)
+    spatial = common + 1.7 * torch.randn(C, N, D, generator=g, dtype=torch.float64)
+    temporal = common + 1.7 * torch.randn(C, N, D, generator=g, dtype=torch.float64)
+    return frames, spatial, temporal, torch.randint(0, C, (B,), generator=g)
+
+
+def test_training_logits_match_the_official_sinkhorn_stop_over_the_batch():
+    """One descriptor set per video (what `OstObjective.loss` scores) gives the official (B, B) logits: the
+    stopping test averages over the same B x B problems. Scoring the distinct labels and repeating columns weighs
+    each label once and stops at another iteration in some batches."""
+    moved = 0
+    for seed in range(10):
+        frames, spatial, temporal, labels = _clip_like_batch(seed)
+        assert len(labels.unique()) < len(labels)
+        expected = _official_training_logits(frames, spatial, temporal, labels, 100.0)
+        logits = optimal_descriptor_logits(frames, spatial[labels], temporal[labels], math.log(100.0))
+        torch.testing.assert_close(logits, expected, rtol=0, atol=1e-6)
+        classes, per_video = torch.unique(labels, return_inverse=True)
+        distinct = optimal_descriptor_logits(frames, spatial[classes], temporal[classes], math.log(100.0))
+        moved += (distinct[:, per_video] - expected).abs().max().item() > 1e-4
+    assert moved >= 2  # the batches above do exercise the difference (4 of these 10)

@@ -279,7 +279,7 @@ def test_recipe_with_tiny_chat_model_other_methods(tmp_path, kind, files, n):
         assert descriptions.counts == [n] * 3
 
 
-def test_recipe_template_fallback_and_flags(tmp_path):
+def test_recipe_template_fallback_and_flags(tmp_path, capsys):
     names = tmp_path / "classes.json"
     names.write_text(json.dumps({"0": "abseiling", "1": "ski jumping"}))
     base = ["--class_names", str(names), "--output_dir", str(tmp_path / "out")]
@@ -288,21 +288,20 @@ def test_recipe_template_fallback_and_flags(tmp_path):
     assert spatial.per_class[1] == template_texts("msta", "spatial", "ski jumping", 3)
     info = json.loads((tmp_path / "out" / "generation.json").read_text())
     assert info["source"] == "template" and not (tmp_path / "out" / "completions.json").exists()
-    with pytest.raises(ValueError, match="already exist; pass overwrite=True"):
-        main([*base, "--kind", "msta", "--fallback", "template"])
+    assert main([*base, "--kind", "msta", "--fallback", "template"]) == 2  # input errors: one line, exit 2
+    assert "already exist; pass overwrite=True" in capsys.readouterr().err
     assert main([*base, "--kind", "msta", "--fallback", "template", "--overwrite"]) == 0
-    with pytest.raises(ValueError, match="Choose one source"):
-        main([*base, "--model", "x", "--fallback", "template"])
-    with pytest.raises(ValueError, match="Choose one source"):
-        main(base)
-    with pytest.raises(ValueError, match="exactly one of --class_names FILE and --protocol NAME"):
-        main(["--output_dir", str(tmp_path), "--fallback", "template"])
-    with pytest.raises(ValueError, match="need --protocol"):
-        main([*base, "--fallback", "template", "--split", "0"])
-    with pytest.raises(ValueError, match="--kind 'clip'"):
-        main([*base, "--fallback", "template", "--kind", "clip"])
-    with pytest.raises(ValueError, match="only applies with --do_sample"):
-        main([*base, "--model", "x", "--temperature", "0.7"])
+    assert main([*base, "--model", "x", "--fallback", "template"]) == 2
+    assert "Choose one source" in capsys.readouterr().err
+    for argv, message in ((base, "Choose one source"),
+                          (["--output_dir", str(tmp_path), "--fallback", "template"],
+                           "exactly one of --class_names FILE and --protocol NAME"),
+                          ([*base, "--fallback", "template", "--split", "0"], "need --protocol"),
+                          ([*base, "--fallback", "template", "--kind", "clip"], "--kind 'clip'"),
+                          ([*base, "--model", "x", "--temperature", "0.7"], "only applies with --do_sample")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
 
 
 def test_protocol_vocabulary_without_rendering(tmp_path):

@@ -28,6 +28,7 @@ def _unit(x):
 def test_froster_loss_is_the_official_recipe(clip_dir, dataset, tmp_path, build):
     """Written from Visual-AI/FROSTER (temporalclip_video_model.py, tools/train_net.py): one template index for all
     classes, each class text = normalised mean of normalised [template(name) + ' ' + description] and [description];
+    per-frame logits averaged over frames;
     projectors on normalised student features; cosine distillation per frame and per class; CE + 2 * distill."""
     names = dataset.features["label"].names
     descriptions = {"0": f"{names[0]}: a red circle", "1": f"{names[1]}: a blue square"}
@@ -58,7 +59,8 @@ def test_froster_loss_is_the_official_recipe(clip_dir, dataset, tmp_path, build)
     student = objective.student
     text = class_texts(student)
     video, frames = student.get_video_features(pixels, return_frame_embeds=True)
-    ce = F.cross_entropy(student.logit_scale.exp() * _unit(video) @ text.t(), labels)
+    # pred = logit_scale.exp() * img_encode @ classifier.T per frame, then pred.reshape(bz, clip_len, -1).mean(1)
+    ce = F.cross_entropy((student.logit_scale.exp() * _unit(frames) @ text.t()).mean(1), labels)
     teacher = VideoClipModel.from_clip(clip_dir, temporal_mode="mean", num_frames=4).eval()  # the frozen CLIP
     with torch.no_grad():
         teacher_frames = _unit(teacher.get_frame_features(pixels))

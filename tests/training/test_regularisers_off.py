@@ -32,7 +32,7 @@ def starting_weights(trainer) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("method, overrides, ce_overrides", [
     ("open_vclip", dict(interpolation_weight=0.0, swa=False, adaptation="frozen_text"),
-     dict(temporal_mode="vclip", adaptation="frozen_text")),
+     dict(temporal_mode="vclip", adaptation="frozen_text", frame_pooling="logits")),
     ("taco", dict(rsd_weight=0.0, specialization_projection=False), dict(temporal_mode="mean")),
 ])
 def test_regulariser_at_zero_trains_like_ce(clip_dir, dataset, tmp_path, build, method, overrides, ce_overrides):
@@ -57,7 +57,8 @@ def test_regulariser_at_full_weight_does_not_train_like_ce(clip_dir, dataset, tm
 def test_froster_without_distillation_is_ce_on_froster_prompts(clip_dir, dataset, tmp_path, build):
     """FROSTER's CE term uses its own class texts (one template index for all classes, averaged with the bare
     prompt): with beta = 0 it trains as `ce` does when given those texts."""
-    reference = build(tmp_path / "ce", "ce", clip_dir, dataset, augment=False, max_steps=4, temporal_mode="vclip")
+    reference = build(tmp_path / "ce", "ce", clip_dir, dataset, augment=False, max_steps=4, temporal_mode="vclip",
+                      frame_pooling="logits")
     objective = reference.model
 
     def froster_class_texts(generator=None):
@@ -77,7 +78,8 @@ def test_open_mede_without_query_is_ce_on_the_support_clips(clip_dir, dataset, t
     """delta = 0 and one task: the meta step's gradient is the plain CE gradient of the support half."""
     trainer = build(tmp_path / "mede", "open_mede", clip_dir, dataset, augment=False, meta_tasks=1,
                     meta_query_weight=0.0, gwa=False)
-    reference = build(tmp_path / "ce", "ce", clip_dir, dataset, augment=False, temporal_mode="vclip")
+    reference = build(tmp_path / "ce", "ce", clip_dir, dataset, augment=False, temporal_mode="vclip",
+                      frame_pooling="logits")
     batch = next(iter(trainer.get_train_dataloader()))
     pixels, labels = batch["pixel_values_videos"], batch["labels"]
     half = pixels.shape[0] // 2

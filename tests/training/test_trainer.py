@@ -49,6 +49,20 @@ def test_method_trains_logs_its_terms_and_exports(clip_dir, dataset, tmp_path, m
     assert isinstance(exported, VideoClipModel)
     assert not any(k.startswith(("heads", "ema_teacher", "student")) for k in exported.state_dict())
     assert (tmp_path / "export" / "video_preprocessor_config.json").exists()
+    # scored as the method's official code scores (issue 24): Open-VCLIP's lineage averages per-frame logits
+    official = ("logits", "logits") if method in ("open_vclip", "froster", "open_mede") else ("features", "probabilities")
+    assert (exported.config.frame_pooling, exported.config.view_pooling) == official
+
+
+def test_pooling_flags_override_the_methods_default(clip_dir, dataset, tmp_path, build):
+    trainer = build(tmp_path, "froster", clip_dir, dataset, frame_pooling="features", view_pooling="probabilities")
+    config = trainer.model.student.config
+    assert (config.frame_pooling, config.view_pooling) == ("features", "probabilities")
+    trainer = build(tmp_path, "taco", clip_dir, dataset, temporal_mode="vclip")
+    assert (trainer.model.student.config.frame_pooling, trainer.model.student.config.view_pooling) == (
+        "features", "probabilities")  # the method decides, not the backbone
+    with pytest.raises(ValueError, match="--frame_pooling"):
+        build(tmp_path, "ce", clip_dir, dataset, frame_pooling="max")
 
 
 def test_froster_teacher_never_changes_and_is_not_optimised(clip_dir, dataset, tmp_path, build):
@@ -160,8 +174,8 @@ def test_vclip_edge_flag_builds_the_student_with_it(clip_dir, dataset, tmp_path,
 
 def test_bad_description_file_names_the_file_and_the_fix(clip_dir, dataset, tmp_path, build):
     path = tmp_path / "descriptions.json"
-    path.write_text(json.dumps({"0": "Red circle: a red disc slides left"}))
-    with pytest.raises(ValueError, match=r"descriptions.json has no description for class indices \['1'\]"):
+    path.write_text(json.dumps({"0": "Red circle moving left: a red disc slides left"}))
+    with pytest.raises(ValueError, match=r"descriptions.json: no entry for class 'blue square moving right'"):
         build(tmp_path, "froster", clip_dir, dataset, description_file=str(path))
 
 

@@ -3,6 +3,7 @@
 ```
 python recipes/evaluate.py --model DIR_OR_ID --protocol toy-b2n --output_dir D
     [--num_clips 1 --num_crops 1 --batch_size 8 --templates kinetics|single --cache_dir ...]
+    [--class_descriptions FROSTER/label_rephrase]     # FROSTER's rephrased class texts, matched by class name
 python recipes/evaluate.py --model DIR_OR_ID --validation_dir my_videos --output_dir D       # one folder per class
 python recipes/evaluate.py --model DIR_OR_ID --validation_file val.csv --output_dir D       # video,label rows
 python recipes/evaluate.py --model DIR_OR_ID --dataset_name user/videos [--dataset_config_name C] --output_dir D
@@ -22,6 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..argparse_errors import one_line_errors
 from ..data.own_data import SOURCE_FLAGS, add_data_arguments, resolve_data
 from ..data.protocols import available_protocols, load_protocol
 from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE
@@ -77,15 +79,22 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
                    dataset_name: str | None = None, dataset_config_name: str | None = None,
                    validation_dir: str | None = None, validation_file: str | None = None,
                    video_column_name: str = "video", label_column_name: str = "label",
-                   class_names_file: str | None = None, data_dir: str | None = None) -> dict[str, dict]:
+                   class_names_file: str | None = None, data_dir: str | None = None,
+                   class_descriptions: str | None = None) -> dict[str, dict]:
     """Evaluate `model` (directory or Hub id; default: the toy CLIP) on `protocol` (a registered name or "all"), or
     on own data when `dataset_name`, `validation_dir` or `validation_file` is given.
 
     Returns ``{protocol_name: results}`` (results in the results.json format). With `output_dir`, a single
     protocol (or own data) writes into `output_dir` itself, "all" into ``output_dir/<protocol>``. Under a
-    multi-process launch every process scores a shard; the main process writes the files.
+    multi-process launch every process scores a shard; the main process writes the files. `class_descriptions`:
+    FROSTER-format rephrased class descriptions (file, folder or comma-separated paths) for the class texts.
     """
     from .harness import evaluate_protocol
+
+    if class_descriptions is not None:
+        from ..text.class_descriptions import read_class_descriptions
+
+        class_descriptions = read_class_descriptions(class_descriptions)  # a bad path fails before the model loads
 
     if isinstance(templates, str):
         if templates not in TEMPLATE_SETS:
@@ -136,7 +145,8 @@ def run_evaluation(model: str | None = None, protocol: str = "toy-b2n", output_d
             video_model, processor, data, output_dir=target, model_name=model_name, templates=templates,
             num_clips=num_clips if num_clips is not None else default_num_clips(name, use_own_data),
             num_crops=num_crops, batch_size=batch_size, progress=progress, plot=plot,
-            num_workers=num_workers, distributed=distributed, bad_video=bad_video)
+            num_workers=num_workers, distributed=distributed, bad_video=bad_video,
+            class_descriptions=class_descriptions)
     return all_results
 
 
@@ -160,6 +170,11 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
     parser.add_argument("--batch_size", type=int, default=8, help="videos per forward pass")
     parser.add_argument("--templates", default="kinetics", choices=sorted(TEMPLATE_SETS),
                         help="prompt templates: the 28 Kinetics templates or 'a video of {}.'")
+    parser.add_argument("--class_descriptions", default=None,
+                        help="FROSTER-format rephrased class descriptions {\"0\": \"Name: description\"}: a file, a "
+                             "folder of them (FROSTER's label_rephrase/) or paths joined by commas, matched to each "
+                             "vocabulary by class name; class texts become FROSTER's test prompts (each template "
+                             "with the name + ' ' + description, and the bare description)")
     parser.add_argument("--cache_dir", default=None,
                         help="where toy protocol videos are generated and `datasets` / embedded videos are cached")
     parser.add_argument("--temporal_mode", default="mean", choices=["mean", "vclip", "viclip"],
@@ -183,7 +198,7 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Evaluate a video-text model on an open-vocabulary "
                                      "protocol and write results.json / results.md / plots.")
-    return add_evaluation_arguments(parser)
+    return one_line_errors(add_evaluation_arguments(parser))
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -205,7 +220,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             bad_video=args.bad_video, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name,
             validation_dir=args.validation_dir, validation_file=args.validation_file,
             video_column_name=args.video_column_name, label_column_name=args.label_column_name,
-            data_dir=args.data_dir,
+            data_dir=args.data_dir, class_descriptions=args.class_descriptions,
             class_names_file=args.class_names_file)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

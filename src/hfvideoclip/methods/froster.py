@@ -9,7 +9,7 @@ the bare description prompt; projectors at the backbone's learning rate (every f
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -26,6 +26,8 @@ from ..objectives.froster import (
 from .base import MethodConfig, base_model
 from .ce import CrossEntropyObjective
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class FrosterConfig(MethodConfig):
@@ -35,30 +37,24 @@ class FrosterConfig(MethodConfig):
                                        metadata={"help": "beta: weight of the feature distillation."})
     residual_alpha: float = field(default=DEFAULT_RESIDUAL_ALPHA, metadata={"help": "Residual projector alpha."})
     description_file: str | None = field(default=None, metadata={
-        "help": "Class descriptions JSON {\"0\": \"Name: description\"}, appended to the prompts."})
+        "help": "Same as the shared --class_descriptions (kept for older commands); give one of them."})
     average_start_epoch: int | None = field(default=None, metadata={
         "help": "Export the uniform average of epoch snapshots from this epoch (paper, cross-dataset: 2) ..."})
     average_end_epoch: int | None = field(default=None, metadata={"help": "... to this epoch (paper: 22)."})
 
     def validate(self, args) -> None:
+        if self.description_file and getattr(args, "class_descriptions", None):
+            raise ValueError("--description_file and --class_descriptions both given; pass only --class_descriptions.")
         if (self.average_start_epoch is None) != (self.average_end_epoch is None):
             raise ValueError("--average_start_epoch and --average_end_epoch go together.")
 
 
 def read_descriptions(path: str, class_names: list[str]) -> list[str]:
-    """FROSTER description file `{"0": "Abseiling: This video shows ..."}` -> one rephrased text per class, kept
-    whole (name prefix included), as the official code puts it after the templated name and alone."""
-    with open(path) as handle:
-        try:
-            data = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON ({error}); expected {{\"0\": \"Name: description\"}}.") \
-                from error
-    missing = [str(i) for i in range(len(class_names)) if str(i) not in data]
-    if missing:
-        raise ValueError(f"{path} has no description for class indices {missing[:10]}; add one entry per class "
-                         "index of the training vocabulary.")
-    return [str(data[str(i)]).strip() for i in range(len(class_names))]
+    """FROSTER description file(s) `{"0": "Abseiling: This video shows ..."}` -> one rephrased text per class of
+    `class_names`, kept whole (name prefix included), matched by name (`text.class_descriptions`)."""
+    from ..text.class_descriptions import match_class_descriptions
+
+    return match_class_descriptions(class_names, path)
 
 
 def frame_mean_copy(model: VideoClipModel) -> VideoClipModel:
@@ -72,6 +68,8 @@ def frame_mean_copy(model: VideoClipModel) -> VideoClipModel:
 class FrosterObjective(CrossEntropyObjective):
     config_class = FrosterConfig
     default_temporal_mode = "vclip"
+    default_frame_pooling = "logits"  # per-frame logits averaged (Open-VCLIP / FROSTER model files)
+    default_view_pooling = "logits"  # SlowFast test meter: the views' logits summed
     description = "FROSTER (Huang et al., ICLR 2024): residual feature distillation from frozen CLIP"
     needs_zero_shot_model = True
 
@@ -83,6 +81,9 @@ class FrosterObjective(CrossEntropyObjective):
         super().__init__(student, config, context)
         if context.zero_shot_model is None:
             raise ValueError("method 'froster' needs the zero-shot model as its teacher.")
+        if not self.class_texts.has_descriptions:
+            logger.warning("froster without --class_descriptions: class texts are name-only templates, not FROSTER's "
+                           "published recipe; pass --class_descriptions <FROSTER label_rephrase/ folder or file>.")
         # Not a submodule: never optimised nor checkpointed; rebuilt from the base model on resume.
         self.__dict__["frozen_teacher"] = frame_mean_copy(base_model(context.zero_shot_model))
         dim = self.projection_dim

@@ -2,26 +2,32 @@
 
 The model's scoring head becomes `"optimal_descriptor"` (saved in its config, so evaluation and the pipeline score
 the same way); the loss is OST's batch-level symmetric KL contrastive loss (`objectives.ost`). Descriptors come from
-OST-format files (`recipes/generate_descriptors.py --kind ost`) or, per missing class, the deterministic template
-fallback; the exported folder keeps them by class name in `descriptors.json` (`text.descriptor_table`).
+OST-format files (`recipes/generate_descriptors.py --kind ost`), else OST's published files shipped with the package
+(K400, K600 splits, HMDB-51, UCF-101, SSv2; `text.descriptor_table.official_descriptor_table`), else, per missing
+class, the deterministic template fallback; the exported folder keeps them by class name in `descriptors.json`
+(`text.descriptor_table`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 
-from ..objectives.ost import TARGET_SHARPNESS, ost_contrastive_loss
+from ..objectives.ost import TARGET_SHARPNESS, gather_batch, ost_contrastive_loss
 from ..text.descriptor_table import (
     descriptor_prompt_sets,
+    official_descriptor_table,
     read_descriptor_files,
     save_descriptor_table,
     tokenize_prompt_sets,
 )
 from ..text.descriptors import load_class_names
 from .base import MethodConfig, Objective, base_model, text_tower_trains
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,7 +43,11 @@ class OstConfig(MethodConfig):
         "help": "Class names the descriptor files' indices follow (their class_names.json); default: the training "
                 "vocabulary in label order."})
     num_descriptors: int = field(default=4, metadata={
-        "help": "Descriptors per class and kind for the template fallback (OST: 4 spatial + 4 temporal)."})
+        "help": "Descriptors per class and kind, of the published files and the template fallback (OST: 4 spatial "
+                "+ 4 temporal; published: 2, 4, 8, SSv2 4)."})
+    official_descriptors: bool = field(default=True, metadata={
+        "help": "Without descriptor files: OST's published descriptors (shipped, K400 / K600 splits / HMDB-51 / "
+                "UCF-101 / SSv2) for the classes they describe; false: the template fallback for every class."})
     target_sharpness: float = field(default=TARGET_SHARPNESS, metadata={
         "help": "softmax(s * label equality) makes the KL target (official NCELoss: 10)."})
 
@@ -47,6 +57,9 @@ class OstConfig(MethodConfig):
                              "(or neither, for the template fallback).")
         if self.num_descriptors < 1:
             raise ValueError(f"--num_descriptors must be >= 1, got {self.num_descriptors}.")
+        if getattr(args, "class_descriptions", None):
+            raise ValueError("--class_descriptions does not apply to --method ost: OST scores frames against spatial "
+                             "and temporal descriptors; pass --spatial_descriptors_file / --temporal_descriptors_file.")
 
 
 class OstObjective(Objective):
@@ -67,6 +80,12 @@ class OstObjective(Objective):
                           if config.descriptor_class_names_file else names)
             self.descriptor_table = read_descriptor_files(config.spatial_descriptors_file,
                                                           config.temporal_descriptors_file, file_names)
+        elif config.official_descriptors:
+            table, folder = official_descriptor_table(names, config.num_descriptors)
+            if table:
+                logger.info("OST descriptors of %d of %d classes: the published descriptors/%s files.", len(table),
+                            len(names), folder)
+                self.descriptor_table = table
         prompts = descriptor_prompt_sets(names, self.descriptor_table, config.num_descriptors)
         tokenizer = self.class_texts.tokenizer
         for kind, rows in prompts.items():
@@ -95,12 +114,17 @@ class OstObjective(Objective):
     def loss(self, pixel_values_videos, labels):
         video, frames = self.student.get_video_features(pixel_values_videos=pixel_values_videos,
                                                         return_frame_embeds=True)
-        # The official code embeds one text per video (duplicates included); the batch's distinct labels are
-        # embedded once and their logit columns repeated per video, which gives the same (B, B) logits.
+        # As the official code (main_nce.py): the logits span the global batch. Each process's frames, each of its
+        # videos' descriptor sets and its labels are all-gathered (gradient: `gather_batch`), and the (B_g, B_g)
+        # logits score every video against every video's descriptor set, duplicates included: the Sinkhorn stopping
+        # test then averages over the same B_g x B_g problems as the official one (scoring the distinct labels only
+        # and repeating columns weighs each label once, which moves the stopping iteration). The batch's distinct
+        # labels are still embedded once (rows indexed per video).
         classes, per_video = torch.unique(labels, return_inverse=True)
-        logits = self.student.compute_logits(video, self.descriptor_bank(classes), frame_embeds=frames)
-        ost = ost_contrastive_loss(logits[:, per_video], labels, text_labels=labels,
-                                   target_sharpness=self.config.target_sharpness)
+        bank = self.descriptor_bank(classes)[per_video]  # (B, N, D) per video
+        video, frames, spatial, temporal, labels = gather_batch(video, frames, bank.spatial, bank.temporal, labels)
+        logits = self.student.compute_logits(video, type(bank)(spatial, temporal), frame_embeds=frames)
+        ost = ost_contrastive_loss(logits, labels, text_labels=labels, target_sharpness=self.config.target_sharpness)
         return {"loss": ost, "ost": ost.detach()}
 
     def save_extras(self, output_dir: str) -> None:

@@ -34,8 +34,9 @@ class TacoConfig(MethodConfig):
     rsd_weight: float = field(default=RSD_WEIGHT, metadata={"help": "lambda: weight of the RSD term."})
     num_anchors: int = field(default=NUM_ANCHORS, metadata={"help": "Anchors M, resampled every step."})
     rsd_temperature: float | None = field(default=None, metadata={
-        "help": "tau; default (M/D)/exp(logit_scale) of the initial model ((M/D)/100 for OpenAI CLIP) puts the "
-                "anchor-mediated score on the model's own logit scale."})
+        "help": "tau; default (M + kappa) / (D * scale), scale = exp(logit_scale) of the initial model, kappa = "
+                "0.025 scale^2 (objectives.taco.default_temperature): the anchor score on the model's own logit "
+                "scale, softened for anchor noise (OpenAI CLIP, M = 200, D = 512: 0.00879)."})
     ema_momentum: float = field(default=EMA_MOMENTUM, metadata={"help": "EMA teacher momentum (1.0 = frozen)."})
     specialization_projection: bool = field(default=True, metadata={
         "help": "CE through the disposable projection v + h(v); false: CE on v itself (TACO Table 1(a) ablation)."})

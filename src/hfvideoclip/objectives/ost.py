@@ -11,11 +11,21 @@ label equality `G[i, j] = [y_i == y_j]`, turned into a distribution by `softmax(
 `KL(target || softmax(logits))` summed over columns and averaged over rows, and the two directions are *added*
 (`total_loss = loss_imgs + loss_texts`; the paper's eq. (15) halves the sum, a constant factor). Text-to-video uses
 the transposed video-to-text logits (`criterion(logits.T, ground_truth)`), not a separately computed `OD(D, V)`.
+
+Under several processes the official code scores the *global* batch (`main_nce.py`, `train_one_epoch`): every
+process all-gathers the frame embeddings and each video's spatial and temporal descriptor embeddings
+(`allgather`) and the labels (`gather_labels`), computes the `(B_g, B_g)` logits of all `B_g = world_size x B`
+videos against all `B_g` descriptor sets (`get_logit`: one Sinkhorn call, hence one stopping test, over the
+`B_g x B_g` problems per descriptor type), and the loss above with `G[i, j]` from the gathered labels; every
+process holds the same loss.
+`gather_batch` is that gather, with a gradient that makes DDP's averaged gradient the one-process gradient of the
+global loss (see its docstring for how this differs from the official `AllGather`).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from ..models.video_clip.optimal_transport import (
@@ -33,6 +43,7 @@ __all__ = [
     "SINKHORN_MAX_ITER",
     "SINKHORN_TOL",
     "TARGET_SHARPNESS",
+    "gather_batch",
     "sinkhorn",
     "optimal_descriptor_scores",
     "optimal_descriptor_logits",
@@ -43,6 +54,72 @@ TARGET_SHARPNESS = 10.0
 """Multiplier of the 0/1 label-equality matrix before the row softmax that makes the KL target (official
 `NCELoss`: `F.softmax(label * 10, 1)`). With `P` positives among `M` columns a positive gets
 `e^10 / (P e^10 + M - P)` (~`1/P`), a negative `1 / (P e^10 + M - P)` (~`4.5e-5 / P`)."""
+
+
+def _world() -> tuple[int, int]:
+    """(rank, world size) of the default process group; (0, 1) without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class _GatherRows(torch.autograd.Function):
+    """Concatenation of every process's rows (rank order), rows per rank given; backward sums the gradient of the
+    concatenation over processes and returns this process's rows."""
+
+    @staticmethod
+    def forward(ctx, tensor, sizes):
+        rank, world = _world()
+        ctx.rank, ctx.sizes = rank, sizes
+        longest = max(sizes)
+        padded = tensor.contiguous()
+        if padded.shape[0] < longest:  # all_gather needs one shape: pad, then cut
+            padded = torch.cat([padded, padded.new_zeros((longest - padded.shape[0],) + padded.shape[1:])])
+        parts = [torch.empty_like(padded) for _ in range(world)]
+        dist.all_gather(parts, padded)
+        return torch.cat([part[:n] for part, n in zip(parts, sizes)])
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)  # sum over processes: each one differentiated its own copy of the global loss
+        start = sum(ctx.sizes[:ctx.rank])
+        return grad[start:start + ctx.sizes[ctx.rank]], None
+
+
+def gather_batch(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Every process's batch, concatenated in rank order: `(B_r, ...)` per process -> `(B_g, ...)`, `B_g = sum_r B_r`.
+
+    Call it on every process with the same tensors in the same order (a collective); batch sizes may differ per
+    process (rows are padded for the gather and cut after). Without a process group, or with one process, the
+    tensors come back as they are.
+
+    Gradient: the backward all-reduces (sums) the gradient of the gathered tensor over processes and returns this
+    process's rows. Every process computes the same global loss `L`, so process `r` gets `world_size x dL/dx_r`
+    for its rows `x_r`, and DDP's mean over processes of `world_size (dL/dx_r)(dx_r/dtheta)` is `dL/dtheta`: the
+    gradient of a one-process run on the concatenated batch. Parameters used after the gather (the logit scale)
+    get `dL/dtheta` on every process, which DDP's mean keeps. The official `AllGather` (`main_nce.py`) returns
+    only this process's rows of its own gradient, so there the towers get `1/world_size` of that gradient (the
+    logit scale all of it); under AdamW, which the official code uses without gradient clipping, a constant
+    factor on the gradient changes the updates only through `eps`.
+
+    Args:
+        tensors: `(B_r, ...)` tensors with the same first dimension on this process; any dtype (integer labels
+            are gathered without gradient).
+
+    Returns:
+        The `(B_g, ...)` concatenations, one per input, differentiable in the inputs.
+    """
+    world = _world()[1]
+    if world == 1 or not tensors:
+        return tensors
+    rows = tensors[0].shape[0]
+    if any(t.shape[0] != rows for t in tensors):
+        raise ValueError(f"gather_batch: tensors with different first dimensions {[t.shape[0] for t in tensors]}")
+    sizes = [torch.zeros(1, dtype=torch.long, device=tensors[0].device) for _ in range(world)]
+    dist.all_gather(sizes, torch.tensor([rows], dtype=torch.long, device=tensors[0].device))
+    sizes = [int(n) for n in torch.cat(sizes).tolist()]
+    return tuple(_GatherRows.apply(t, sizes) for t in tensors)
 
 
 def ost_contrastive_loss(logits: torch.Tensor, labels: torch.Tensor, text_labels: torch.Tensor | None = None,

@@ -51,7 +51,9 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
             template ensemble of the model file) or any model with `get_text_features(input_ids=...,
             attention_mask=...)` -> (num_texts, dim) or an output with `.pooler_output` (e.g. a plain `CLIPModel`),
             whose prompt embeddings go through the same `template_ensemble`.
-        tokenizer: called as `tokenizer(prompts, padding=True, truncation=True, return_tensors="pt")`.
+        tokenizer: called as `tokenizer(prompts, padding=True, truncation=True, return_tensors="pt")`, plus
+            `max_length=min(tokenizer.model_max_length, model.config.text_config.max_position_embeddings)` when
+            the model has that config: longer prompts are cut with end-of-text kept last.
         class_names: natural-language class names, in label order.
         templates: prompt templates, each with one ``{}`` (default: the 28 Kinetics templates).
         batch_size: prompts per text-encoder forward (whole classes: at least one class per forward).
@@ -70,12 +72,15 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
     classes_per_batch = max(1, batch_size // num_templates)
     device = torch.device(device) if device is not None else _model_device(model)
     get_class_embeddings = getattr(model, "get_class_embeddings", None)
+    positions = getattr(getattr(getattr(model, "config", None), "text_config", None), "max_position_embeddings", None)
+    limit = ({"max_length": min(getattr(tokenizer, "model_max_length", positions), positions)}
+             if isinstance(positions, int) else {})
 
     chunks = []
     for start in range(0, len(prompts), classes_per_batch):
         chunk = prompts[start:start + classes_per_batch]
         flat = [prompt for class_prompts in chunk for prompt in class_prompts]
-        tokens = tokenizer(flat, padding=True, truncation=True, return_tensors="pt")
+        tokens = tokenizer(flat, padding=True, truncation=True, return_tensors="pt", **limit)
         input_ids = tokens["input_ids"].to(device)
         attention_mask = tokens.get("attention_mask") if hasattr(tokens, "get") else None
         if attention_mask is not None:
@@ -99,25 +104,72 @@ def uses_descriptors(model) -> bool:
 
 
 @torch.no_grad()
+def description_class_embeddings(model, tokenizer, entries: Sequence[str],
+                                 templates: Sequence[str] | str = KINETICS_TEMPLATES, batch_size: int = 256,
+                                 device: torch.device | str | None = None) -> torch.Tensor:
+    """(C, D) unit-norm class embeddings from FROSTER-format entries (``"Name: description"``, one per class): the
+    K + 1 prompts of `class_descriptions.description_prompts` (K templates filled with the name and followed by the
+    entry, then the bare entry), each embedded and L2-normalised, averaged, renormalised (`template_ensemble`)."""
+    from .class_descriptions import description_prompts
+
+    prompts = description_prompts(list(entries), templates)
+    num_prompts = len(prompts[0])
+    classes_per_batch = max(1, batch_size // num_prompts)
+    device = torch.device(device) if device is not None else _model_device(model)
+    get_class_embeddings = getattr(model, "get_class_embeddings", None)
+    chunks = []
+    for start in range(0, len(prompts), classes_per_batch):
+        chunk = prompts[start:start + classes_per_batch]
+        tokens = tokenizer([p for row in chunk for p in row], padding=True, truncation=True, return_tensors="pt")
+        input_ids, attention_mask = tokens["input_ids"].to(device), tokens["attention_mask"].to(device)
+        if callable(get_class_embeddings):
+            shape = (len(chunk), num_prompts, input_ids.shape[-1])
+            embeds = get_class_embeddings(input_ids.view(shape), attention_mask.view(shape))
+        else:
+            features = _as_embedding_tensor(model.get_text_features(input_ids=input_ids,
+                                                                    attention_mask=attention_mask))
+            embeds = template_ensemble(features.float().view(len(chunk), num_prompts, -1))
+        chunks.append(embeds.float())
+    return torch.cat(chunks)
+
+
+@torch.no_grad()
 def class_bank(model, tokenizer, class_names: Sequence[str], templates: Sequence[str] | str = KINETICS_TEMPLATES,
-               device: torch.device | str | None = None, descriptors=None, num_descriptors: int | None = None):
+               device: torch.device | str | None = None, descriptors=None, num_descriptors: int | None = None,
+               class_descriptions=None):
     """The class bank of the model's scoring head for `class_names`: `class_text_embeddings` (C, D) for the cosine
     head, a `VideoClipDescriptorBank` for the `"optimal_descriptor"` head.
 
+    `class_descriptions` (cosine head): a path or the files of `class_descriptions.read_class_descriptions`; each
+    class is matched to its FROSTER entry and embedded by `description_class_embeddings` (FROSTER's test prompts).
     Descriptors: `descriptors` (a `descriptor_table.DescriptorTable`, class name -> {"spatial", "temporal"}), else
-    the `descriptors.json` saved in the model's folder, else (per missing class) the template fallback.
+    the `descriptors.json` saved in the model's folder; classes still missing take OST's published descriptors
+    where they describe them (`official_descriptor_table`), else the template fallback.
     """
+    names = list(class_names)
     if not uses_descriptors(model):
+        if class_descriptions is not None:
+            from .class_descriptions import match_class_descriptions
+
+            entries = match_class_descriptions(names, class_descriptions)
+            return description_class_embeddings(model, tokenizer, entries, templates, device=device)
         return class_text_embeddings(model, tokenizer, class_names, templates, device=device)
-    from .descriptor_table import descriptor_sets, load_descriptor_table
+    if class_descriptions is not None:
+        raise ValueError("--class_descriptions does not apply to this model: it scores against OST descriptors "
+                         "(descriptors.json); evaluate it without the flag.")
+    from .descriptor_table import descriptor_sets, load_descriptor_table, official_descriptor_table
 
     if descriptors is None:
         descriptors = load_descriptor_table(getattr(model, "name_or_path", None))
-    names = list(class_names)
-    sets = descriptor_sets(names, descriptors, num_descriptors)  # the template fallback for missing classes
+    count = num_descriptors or (len(next(iter(descriptors.values()))["spatial"]) if descriptors else None)
+    missing = [name for name in names if not descriptors or name not in descriptors]
+    if missing:
+        official, _ = official_descriptor_table(missing, count or 4)
+        descriptors = {**(descriptors or {}), **official}
+    sets = descriptor_sets(names, descriptors, count)  # the template fallback for missing classes
     table = {name: {kind: sets[kind].per_class[i] for kind in sets} for i, name in enumerate(names)}
     bank = model.class_bank_for(tokenizer, names, descriptors=table)
     return bank.to(torch.device(device)) if device is not None else bank
 
 
-__all__ = ["class_bank", "class_text_embeddings", "uses_descriptors"]
+__all__ = ["class_bank", "class_text_embeddings", "description_class_embeddings", "uses_descriptors"]

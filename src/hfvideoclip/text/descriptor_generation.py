@@ -521,12 +521,24 @@ class DescriptorGenerationArguments:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``recipes/generate_descriptors.py``: parse the flags, read the vocabulary, write the files."""
+    """``recipes/generate_descriptors.py``: parse the flags, read the vocabulary, write the files. Bad input: one
+    line on stderr, exit code 2."""
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(DescriptorGenerationArguments, prog="recipes/generate_descriptors.py",
-                              description=__doc__.split("\n\n")[0])
-    (args,) = parser.parse_args_into_dataclasses(args=list(sys.argv[1:] if argv is None else argv))
+    from ..argparse_errors import one_line_errors
+
+    parser = one_line_errors(HfArgumentParser(DescriptorGenerationArguments, prog="recipes/generate_descriptors.py",
+                                              description=__doc__.split("\n\n")[0]))
+    try:
+        (args,) = parser.parse_args_into_dataclasses(args=list(sys.argv[1:] if argv is None else argv))
+        return _generate(args)
+    except (ValueError, FileNotFoundError, OSError) as error:
+        print(f"error: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}",
+              file=sys.stderr)
+        return 2
+
+
+def _generate(args: DescriptorGenerationArguments) -> int:
     if args.class_names is not None:
         class_names = load_class_names(args.class_names)
     else:

@@ -45,6 +45,62 @@ def read_descriptor_files(spatial_file: str, temporal_file: str, class_names: Se
     return table
 
 
+OFFICIAL_OST_DIR = Path(__file__).resolve().parent.parent / "data" / "descriptors" / "ost" / "descriptors"
+"""OST's published descriptor files (tomchen-ctj/OST, MIT), shipped: see ``data/descriptors/SOURCES.md``."""
+
+# folder of OST's descriptors/ -> (the published class-name file its indices follow, spatial file, temporal file)
+_OFFICIAL_OST_SETS: dict[str, tuple[str, str, str]] = {
+    "k400": ("kinetics_400_labels.csv", "spatio_descriptors/{n}_descriptors.json",
+             "temporal_descriptors/{n}_descriptors.json"),
+    "hmdb": ("hmdb_51_labels.csv", "spatio_descriptors/{n}_descriptors.json",
+             "temporal_descriptors/{n}_descriptors.json"),
+    "ucf": ("ucf_101_labels.csv", "spatio_descriptors/{n}_descriptors.json",
+            "temporal_descriptors/{n}_descriptors.json"),
+    "sth": ("ssv2_labels.csv", "spatio_descriptors/{n}_descriptors.json",
+            "temporal_descriptors/{n}_descriptors.json"),
+    **{f"k600/split{i}": (f"ZS_split{i}_K600.csv", "spatio_{n}_descriptors.json", "temporal_{n}_descriptors.json")
+       for i in (1, 2, 3)},
+}
+
+
+def _official_ost_classes(folder: str) -> list[str]:
+    """The class names OST's descriptor indices of `folder` follow. HMDB-51: sorted order, as our HMDB ids (the
+    descriptors describe the sorted classes: index 21 is 'kick ball', 45 'sword exercise'; see SOURCES.md)."""
+    from ..data.benchmarks import SHIPPED_SPLITS_DIR, read_published_classes
+
+    names = read_published_classes(SHIPPED_SPLITS_DIR / "vifi_clip" / "labels" / _OFFICIAL_OST_SETS[folder][0])
+    return sorted(names) if folder == "hmdb" else names
+
+
+def official_descriptor_table(class_names: Sequence[str], num_descriptors: int = 4
+                              ) -> tuple[dict[str, dict[str, list[str]]], str | None]:
+    """OST's published descriptors for the classes of `class_names` they describe: (class name -> {"spatial",
+    "temporal"}, the folder used), from the one dataset's files covering most of the classes (K400, HMDB-51,
+    UCF-101, SSv2, K600 split 1/2/3), names matched ignoring case, punctuation and articles. Empty and None when no
+    class is described or OST published no `num_descriptors` files for that dataset (SSv2: 4 only)."""
+    from .class_descriptions import description_key
+
+    wanted = {description_key(name): name for name in class_names}
+    best, best_hits = None, {}
+    for folder in _OFFICIAL_OST_SETS:
+        hits = {wanted[key]: index for index, key in enumerate(map(description_key, _official_ost_classes(folder)))
+                if key in wanted}
+        if len(hits) > len(best_hits):
+            best, best_hits = folder, hits
+    if best is None:
+        return {}, None
+    _, spatial, temporal = _OFFICIAL_OST_SETS[best]
+    paths = {kind: OFFICIAL_OST_DIR / best / pattern.format(n=num_descriptors)
+             for kind, pattern in (("spatial", spatial), ("temporal", temporal))}
+    if not all(path.is_file() for path in paths.values()):
+        return {}, None
+    count = len(_official_ost_classes(best))
+    loaded = {kind: load_descriptions(path, count, format="ost", kind=kind, expected_per_class=num_descriptors)
+              for kind, path in paths.items()}
+    table = {name: {kind: list(loaded[kind].per_class[index]) for kind in KINDS} for name, index in best_hits.items()}
+    return table, best
+
+
 def save_descriptor_table(folder: str | os.PathLike, table: DescriptorTable) -> Path:
     path = Path(folder) / DESCRIPTOR_TABLE_FILE
     path.write_text(json.dumps({name: {kind: list(entry[kind]) for kind in KINDS} for name, entry in table.items()},
@@ -90,5 +146,6 @@ def tokenize_prompt_sets(tokenizer, prompts: list[list[str]]):
     return tokens["input_ids"].reshape(shape), tokens["attention_mask"].reshape(shape)
 
 
-__all__ = ["DESCRIPTOR_TABLE_FILE", "DescriptorTable", "descriptor_prompt_sets", "descriptor_sets",
-           "load_descriptor_table", "read_descriptor_files", "read_descriptor_table", "save_descriptor_table", "tokenize_prompt_sets"]
+__all__ = ["DESCRIPTOR_TABLE_FILE", "OFFICIAL_OST_DIR", "DescriptorTable", "descriptor_prompt_sets", "descriptor_sets",
+           "load_descriptor_table", "official_descriptor_table", "read_descriptor_files", "read_descriptor_table",
+           "save_descriptor_table", "tokenize_prompt_sets"]

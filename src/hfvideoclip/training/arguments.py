@@ -33,9 +33,22 @@ class VideoClipTrainingArguments(TrainingArguments):
     vclip_edge: str = field(default="zero", metadata={
         "help": "vclip backbone built from CLIP: 'zero' keys for the missing neighbours at the clip edges (official "
                 "Open-VCLIP / FROSTER code) or 'mask' them out of the softmax (VideoClipConfig.vclip_edge)."})
+    frame_pooling: str | None = field(default=None, metadata={
+        "help": "How the model scores a video from its frames (VideoClipConfig.frame_pooling, saved with the model): "
+                "'features' (cosine of the frame-mean feature: ViFi-CLIP, TACO, OST, MSTA) or 'logits' (per-frame "
+                "logits averaged: Open-VCLIP, FROSTER, Open-MeDe); default: the method's."})
+    view_pooling: str | None = field(default=None, metadata={
+        "help": "How test views combine (VideoClipConfig.view_pooling, saved with the model): 'probabilities' (mean "
+                "of the views' softmax: ViFi-CLIP, OST) or 'logits' (softmax of the views' mean logits: Open-VCLIP, "
+                "FROSTER); default: the method's."})
     num_frames: int = field(default=8, metadata={"help": "Frames per training clip."})
     templates: str = field(default="kinetics", metadata={
         "help": "Class-text templates: 'kinetics' (28-template ensemble, TACO App. F) or 'single' ('a video of {}.')."})
+    class_descriptions: str | None = field(default=None, metadata={
+        "help": "FROSTER-format rephrased class descriptions {\"0\": \"Name: description\"}: a file, a folder of them "
+                "(FROSTER's label_rephrase/) or paths joined by commas, matched to each vocabulary by class name. "
+                "Class texts become template(name) + ' ' + description plus the bare description (FROSTER's "
+                "official prompts), at training and at the final evaluation, for any method but ost."})
     projection_learning_rate: float | None = field(default=None, metadata={
         "help": "Learning rate of the method's heads (FROSTER projectors, TACO specialization projection); "
                 "default: 10 x learning_rate (TACO: 5e-5 vs 3.75e-6)."})
@@ -78,18 +91,29 @@ class VideoClipTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         from ..data.workers import resolve_num_workers
+        from .distributed import check_fsdp, prepare_arguments
 
         self.dataloader_num_workers = resolve_num_workers(self.dataloader_num_workers)
+        prepare_arguments(self)  # before the process group forms: DeepSpeed installed? FSDP on CPU -> gloo
         super().__post_init__()
         from ..adapters import get_adaptation
         from ..methods import get_method
 
-        get_method(self.method)  # raises naming the registered methods
+        spec = get_method(self.method)  # raises naming the registered methods
+        check_fsdp(self, spec.objective_class)  # an FSDP run that cannot shard
         get_adaptation(self.adaptation)
+        _check_report_to(self.report_to)
         if self.bad_video not in ("raise", "skip"):
             raise ValueError(f"--bad_video must be 'raise' or 'skip', got {self.bad_video!r}.")
+        if self.max_steps == 0 or self.max_steps < -1:  # transformers would train by epochs instead
+            raise ValueError(f"--max_steps must be a positive number of steps, or -1 (unset: --num_train_epochs "
+                             f"decides), got {self.max_steps}.")
         if self.vclip_edge not in ("zero", "mask"):
             raise ValueError(f"--vclip_edge must be 'zero' or 'mask', got {self.vclip_edge!r}.")
+        if self.frame_pooling not in (None, "features", "logits"):
+            raise ValueError(f"--frame_pooling must be 'features' or 'logits', got {self.frame_pooling!r}.")
+        if self.view_pooling not in (None, "logits", "probabilities"):
+            raise ValueError(f"--view_pooling must be 'logits' or 'probabilities', got {self.view_pooling!r}.")
         if self.templates not in ("kinetics", "single"):
             raise ValueError(f"--templates must be 'kinetics' or 'single', got {self.templates!r}.")
         if not 0.0 < self.crop_min_area <= 1.0:
@@ -99,5 +123,26 @@ class VideoClipTrainingArguments(TrainingArguments):
                 raise ValueError(f"--{name} must lie in [0, 1], got {getattr(self, name)}.")
         if self.msta_towers not in ("both", "vision", "text"):
             raise ValueError(f"--msta_towers must be 'both', 'vision' or 'text', got {self.msta_towers!r}.")
+        if self.class_descriptions is not None:
+            from ..text.class_descriptions import read_class_descriptions
+
+            read_class_descriptions(self.class_descriptions)  # a wrong path or file fails before anything loads
         if self.patch_alpha is not None and not 0.0 <= self.patch_alpha <= 1.0:
             raise ValueError(f"--patch_alpha must lie in [0, 1], got {self.patch_alpha}.")
+
+
+_TRACKERS = {"tensorboard": ("is_tensorboard_available", "tensorboard"), "wandb": ("is_wandb_available", "wandb"),
+             "mlflow": ("is_mlflow_available", "mlflow"), "comet_ml": ("is_comet_available", "comet_ml"),
+             "clearml": ("is_clearml_available", "clearml"), "trackio": ("is_trackio_available", "trackio")}
+
+
+def _check_report_to(report_to) -> None:
+    """`--report_to X` without X installed: one line naming the package, not the Trainer's traceback."""
+    import transformers.integrations as integrations
+
+    for name in report_to if isinstance(report_to, (list, tuple)) else [report_to]:
+        check, package = _TRACKERS.get(str(name), (None, None))
+        if check is not None and hasattr(integrations, check) and not getattr(integrations, check)():
+            extra = ' (or pip install "hfvideoclip[tensorboard]")' if name == "tensorboard" else ""
+            raise ValueError(f"--report_to {name}: {package} is not installed; pip install {package}{extra}, or "
+                             "pass --report_to none.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 
 from transformers.trainer_utils import enable_full_determinism, set_seed
+from transformers.utils import logging
 
 from ..adapters import get_adaptation
 from ..methods import MethodConfig, ObjectiveContext, get_method
@@ -18,6 +19,8 @@ from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE
 from .arguments import VideoClipTrainingArguments
 from .export import ModelExporter
 from .trainer import VideoClipTrainer, dataset_class_names
+
+logger = logging.get_logger(__name__)
 
 
 def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_dataset, eval_dataset=None,
@@ -47,6 +50,7 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
     student = load_video_clip_model(model_path, temporal_mode=args.temporal_mode or objective_class.default_temporal_mode,
                                     num_frames=args.num_frames, require_temporal_mode=args.temporal_mode is not None,
                                     vclip_edge=args.vclip_edge)
+    _set_pooling(student, args, objective_class, model_path)
     processor = VideoClipProcessor.from_pretrained(model_path, num_frames=args.num_frames)
     zero_shot = None
     if objective_class.needs_zero_shot_model or args.patch_alpha is not None:
@@ -55,8 +59,13 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
     student = adaptation.apply(student, args)
 
     templates = KINETICS_TEMPLATES if args.templates == "kinetics" else SINGLE_TEMPLATE
-    describe = getattr(objective_class, "class_descriptions", None)
-    descriptions = describe(config, class_names) if describe is not None else None
+    descriptions = None
+    if args.class_descriptions:
+        from ..text.class_descriptions import match_class_descriptions
+
+        descriptions = match_class_descriptions(class_names, args.class_descriptions)
+    elif getattr(objective_class, "class_descriptions", None) is not None:  # a method's own flag (FROSTER's)
+        descriptions = objective_class.class_descriptions(config, class_names)
     texts = ClassTexts(processor.tokenizer, class_names, templates, descriptions)
     objective = objective_class(student, config, ObjectiveContext(args, texts, zero_shot))
     method_callbacks = objective.callbacks()
@@ -65,6 +74,19 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
     return VideoClipTrainer(model=objective, args=args, processor=processor, train_dataset=train_dataset,
                             eval_dataset=eval_dataset, callbacks=[*method_callbacks, *(callbacks or [])],
                             exporter=exporter)
+
+
+def _set_pooling(student, args, objective_class, model_path) -> None:
+    """The student scores as the method's official code does (`--frame_pooling` / `--view_pooling` override), in
+    training, evaluation and the exported config; a starting checkpoint saved with other settings is told."""
+    config = student.config
+    for field, default in (("frame_pooling", objective_class.default_frame_pooling),
+                           ("view_pooling", objective_class.default_view_pooling)):
+        wanted = getattr(args, field) or default
+        if getattr(config, field, None) != wanted:
+            logger.info("%s: %s %r -> %r (%s).", model_path, field, getattr(config, field, None), wanted,
+                        f"--{field}" if getattr(args, field) else f"--method {args.method}'s default")
+        setattr(config, field, wanted)
 
 
 def _check_weight_space(args, adaptation, objective_class, method_callbacks) -> None:

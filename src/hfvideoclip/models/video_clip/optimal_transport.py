@@ -144,7 +144,10 @@ def optimal_descriptor_scores(frame_embeds: torch.Tensor, descriptor_embeds: tor
         P*_{bk} = sinkhorn(1 - V_b D_k^T)   (no gradient)
 
     The means are not renormalised (official code). All `B x K` transport problems are solved as one batch
-    (einsum for the `(B, K, T, N)` similarities; memory `O(B K T N)`), and share one stopping test.
+    (einsum for the `(B, K, T, N)` similarities; memory `O(B K T N)`), and share one stopping test: the rows of
+    `descriptor_embeds` are the problems it averages over, so a set given twice weighs twice. The official training
+    step passes one set per video of the (all-gathered) batch, duplicates included (`B x B` problems); its
+    evaluation, one per class.
 
     Args:
         frame_embeds: `(B, T, D)` per-frame video embeddings, any norm (L2-normalised here).
