@@ -22,6 +22,7 @@ from ..data.transforms import AugmentationConfig
 from ..hub.push import HubPushMixin
 from ..methods.base import Objective, base_model
 from .arguments import VideoClipTrainingArguments
+from .distributed import enable_cpu_fsdp, hold_scalars_as_vectors
 
 logger = logging.get_logger(__name__)
 
@@ -90,9 +91,13 @@ class VideoClipTrainer(HubPushMixin, Trainer):
         super().__init__(model=model, args=args, processing_class=processor, **kwargs)
         self.processor = processor
         self.exporter = exporter
+        if self.is_fsdp_enabled and exporter is not None:  # the student's layout, before FSDP shards it
+            exporter.keep_structure(model.student)
+        if getattr(self.accelerator.state, "is_fsdp2", False):
+            hold_scalars_as_vectors(model)
         self._term_sums: dict[str, torch.Tensor] = {}
         self._term_count = 0
-        self.skipped_videos = 0  # training videos this process could not decode (--bad_video skip)
+        self.skipped_video_paths: set[str] = set()  # training files this process could not decode (--bad_video skip)
         self.add_callback(_ObjectiveHooks(collator))
         if args.torch_compile:
             self._compile_towers()
@@ -111,6 +116,24 @@ class VideoClipTrainer(HubPushMixin, Trainer):
         if self.args.torch_compile_mode is not None:
             kwargs["mode"] = self.args.torch_compile_mode
         self.objective.compile_towers(regional=self.args.torch_compile_regional, **kwargs)
+
+    def _build_accelerator_args(self, **kwargs):
+        """DDP's `find_unused_parameters` from the objective (`Objective.has_unused_parameters`) where
+        `--ddp_find_unused_parameters` is not given: transformers sets it True for any model that is not a
+        `PreTrainedModel` (`Trainer._build_accelerator_args`), an extra autograd traversal every step."""
+        accelerator_args = super()._build_accelerator_args(**kwargs)
+        if self.args.ddp_find_unused_parameters is None:
+            for handler in accelerator_args.get("kwargs_handlers") or ():
+                if hasattr(handler, "find_unused_parameters"):
+                    handler.find_unused_parameters = bool(getattr(self.model, "has_unused_parameters", True))
+        return accelerator_args
+
+    def create_accelerator_and_postprocess(self) -> None:
+        """As the Trainer's, with an FSDP run on CPU turned to FSDP2 (accelerate leaves it DDP, see
+        `training.distributed`)."""
+        super().create_accelerator_and_postprocess()
+        if enable_cpu_fsdp(self.accelerator, self.args):
+            self.is_fsdp_enabled = True
 
     @property
     def flip(self) -> bool:
@@ -147,7 +170,7 @@ class VideoClipTrainer(HubPushMixin, Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if model.training:
-            self.skipped_videos += len(inputs.get("skipped_videos") or ())
+            self._note_skipped(inputs)
         self.objective.step = self.state.global_step
         outputs = model(pixel_values_videos=inputs["pixel_values_videos"], labels=inputs["labels"])
         self.record_terms(outputs)
@@ -160,10 +183,23 @@ class VideoClipTrainer(HubPushMixin, Trainer):
         model.train()
         inputs = self._prepare_inputs(inputs)
         objective.step = self.state.global_step
-        self.skipped_videos += len(inputs.get("skipped_videos") or ())
+        self._note_skipped(inputs)
         # The custom step calls the unwrapped objective (no accelerate forward wrapper): autocast explicitly.
         with self.compute_loss_context_manager(), self.accelerator.autocast():
             return objective.custom_training_step(self, model, inputs["pixel_values_videos"], inputs["labels"])
+
+    @property
+    def skipped_videos(self) -> int:
+        """How many distinct training files this process could not decode (--bad_video skip), over all epochs."""
+        return len(self.skipped_video_paths)
+
+    def _note_skipped(self, inputs) -> None:
+        """Record the batch's undecodable files by path; the collator logs each the first time it is seen."""
+        paths = inputs.get("skipped_paths") or ()
+        if paths:
+            self.skipped_video_paths.update(paths)
+            if hasattr(self.data_collator, "log_skipped"):  # batches collated in DataLoader workers
+                self.data_collator.log_skipped(inputs)
 
     # ------------------------------------------------------------------ logging per term
     def record_terms(self, outputs: dict) -> None:
@@ -223,9 +259,13 @@ class VideoClipTrainer(HubPushMixin, Trainer):
         if _internal_call or self.exporter is None:
             return super().save_model(output_dir, _internal_call=_internal_call)
         output_dir = output_dir or self.args.output_dir
+        student = None
+        if self.is_fsdp_enabled:  # sharded weights: every process takes part in gathering them, the main one saves
+            state = self.accelerator.get_state_dict(self.model)
+            student = self.exporter.full_student(state) if self.args.should_save else None
         if self.args.should_save:
             os.makedirs(output_dir, exist_ok=True)
-            self.exporter(self.objective, output_dir)
+            self.exporter(self.objective, output_dir, student=student)
 
 
 __all__ = ["VideoClipTrainer", "dataset_class_names", "flip_preserves_labels", "training_augmentation"]
