@@ -6,24 +6,40 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 
 def _expand_videos(inputs: list[str]) -> list[str]:
-    """Files as given; a folder contributes its video files (at any depth, sorted)."""
-    from .data.own_data import VIDEO_EXTENSIONS
+    """Files as given; a folder contributes its video files (at any depth, sorted). Files of a folder left out
+    for their extension are counted in one line on stderr."""
+    from .data.own_data import scan_video_files, skipped_files_line
 
     videos = []
     for item in inputs:
         if os.path.isdir(item):
-            videos.extend(str(p) for p in sorted(Path(item).rglob("*"))
-                          if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+            found, others = scan_video_files(item)
+            videos.extend(str(path) for path in found)
+            if others:
+                print(skipped_files_line(others, item, "pass such files by name to classify them."),
+                      file=sys.stderr)
         else:
             videos.append(item)
     return videos
 
 
 _DTYPES = {"auto": "auto", "float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+
+
+def _check_device(device: str) -> None:
+    """A `--device` this torch build cannot use is one line, not a traceback from deep inside torch."""
+    import torch
+
+    kind = str(device).split(":", 1)[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        build = "has no CUDA" if torch.version.cuda is None else "sees no GPU"
+        raise ValueError(f"--device {device}: this torch ({torch.__version__}) {build}; use --device cpu, or a CUDA "
+                         "build of torch on a machine with a GPU.")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {device}: MPS is not available here; use --device cpu.")
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -48,7 +64,15 @@ def _predict(args: argparse.Namespace) -> int:
         return 2
     num_workers = resolve_num_workers(args.num_workers, len(videos))
     dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
-    clf = pipeline("zero-shot-video-classification", model=args.model, device=args.device, dtype=dtype)
+    _check_device(args.device)
+    path_like = args.model.startswith(("/", ".", "~")) or args.model.count("/") > 1 or "\\" in args.model
+    if (path_like or os.path.exists(args.model)) and not os.path.isdir(args.model):  # a Hub id is "org/name"
+        raise ValueError(f"--model {args.model}: no such model folder; pass a folder written by `hfvideoclip "
+                         "train` / save_pretrained, or a Hub id such as org/name.")
+    try:
+        clf = pipeline("zero-shot-video-classification", model=args.model, device=args.device, dtype=dtype)
+    except OSError as error:  # Hub id not found, offline without a cached copy, unreadable files
+        raise ValueError(f"--model {args.model} could not be loaded: {str(error).strip().splitlines()[0]}") from None
     options = dict(candidate_labels=labels, hypothesis_template=templates, num_clips=args.num_clips,
                    num_crops=args.num_crops, batch_size=args.batch_size, top_k=args.top_k)
     results: dict[str, list] = {}
@@ -132,7 +156,7 @@ def _convert(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluation.cli import main as evaluate_main
 
-    return evaluate_main(args.rest) or 0
+    return evaluate_main(args.rest, prog="hfvideoclip evaluate") or 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -223,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return check_main(argv[2:])
     else:
-        args = build_parser().parse_args(argv)
+        from .argparse_errors import one_line_errors
+
+        args = one_line_errors(build_parser()).parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as error:

@@ -53,7 +53,7 @@ def test_train_recipe_passes_data_dir_to_the_protocol(benchmarks_root, tmp_path,
     from hfvideoclip.cli import main as cli_main
 
     code = cli_main(["train", "--method", "ce", "--protocol", "xd-ucf101", "--data_dir", str(benchmarks_root),
-                     "--output_dir", str(tmp_path / "run"), "--max_steps", "1"])
+                     "--output_dir", str(tmp_path / "run"), "--max_steps", "1", "--model", "toy-clip"])
     assert code == 2
     assert "no training set" in capsys.readouterr().err  # the protocol was built from --data_dir, zero-shot only
 

@@ -47,7 +47,9 @@ def test_recipe_on_toy_still_with_shipped_clip(tmp_path, capsys):
     assert all(0.0 <= value <= 1.0 for value in metrics.values())
     assert (output_dir / "results.md").is_file()
     assert list(output_dir.glob("plot_*.png"))
-    assert "mean ± std" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| split1 |" in printed and "± 0.0" not in printed  # one split: no mean ± std row
+    assert "- `top1`: top-1 accuracy" in (output_dir / "results.md").read_text() or "- `base_top1`" in printed
 
 
 # ------------------------------------------------------------------ custom protocols and own data, toy CLIP

@@ -185,7 +185,8 @@ def test_evaluate_protocol_b2n_results(tmp_path):
     assert set(results) == {"protocol", "model", "metrics", "per_split"}
     assert results["protocol"] == "fake-b2n" and results["model"] == "fake-model"
     assert [entry["split"] for entry in results["per_split"]] == ["split0", "split1"]
-    assert all(set(entry) == {"split", "metrics"} for entry in results["per_split"])
+    assert all(set(entry) == {"split", "metrics", "num_classes"} for entry in results["per_split"])
+    assert [entry["num_classes"] for entry in results["per_split"]] == [{"base": 2, "novel": 2}] * 2
 
     s0, s1 = (entry["metrics"] for entry in results["per_split"])
     assert s0["base_top1"] == pytest.approx(0.75) and s0["novel_top1"] == pytest.approx(0.5)
@@ -213,6 +214,15 @@ def test_evaluate_protocol_b2n_results(tmp_path):
     assert load_results(tmp_path) == results
     table = (tmp_path / "results.md").read_text()
     assert "| split0 |" in table and "mean ± std" in table and "hm" in table
+    assert "base_top5" not in table  # 2 classes: a top-5 is always 100 %
+    assert "- `hm`: harmonic mean" in table and "- `novel_top1`: top-1 accuracy on the novel classes" in table
+    # one split: no "± 0.0"; a baseline row when the results hold the starting model's zero-shot metrics
+    from hfvideoclip.evaluation.results import format_results_markdown
+
+    one = {**results, "per_split": results["per_split"][:1],
+           "baseline": {"model": "start", "metrics": {"base_top1": 0.5, "novel_top1": 0.25, "hm": 1 / 3}}}
+    text = format_results_markdown(one)
+    assert "±" not in text and "| zero-shot, starting model | 50.0 | 25.0 | 33.3 |" in text and "`start`" in text
     for split in ("split0", "split1"):
         with Image.open(tmp_path / f"plot_{split}.png") as image:
             image.verify()

@@ -127,3 +127,19 @@ def test_base_vs_novel_scatter_puts_each_method_where_its_accuracies_are(tmp_pat
         assert image.format == "PNG"
     with pytest.raises(ValueError, match="'froster'.*'novel'"):
         render_base_vs_novel({"froster": {"base": 60.0}})
+
+
+def test_training_curves_draw_loss_terms_and_learning_rate(tmp_path):
+    from hfvideoclip.evaluation.training_curves import curve_series, plot_training_curves
+
+    history = [{"step": s, "loss": 3.0 / s, "ce": 2.0 / s, "learning_rate": 1e-3 * (1 - s / 10), "epoch": s / 5,
+                "grad_norm": 1.0} for s in range(1, 9)] + [{"step": 8, "eval_loss": 0.5},
+                                                            {"step": 8, "train_loss": 1.0, "train_runtime": 3.0}]
+    series = curve_series(history)
+    assert set(series) == {"loss", "ce", "learning_rate"}  # no epoch, grad_norm, eval or summary entries
+    assert series["loss"][0] == (1.0, 3.0) and len(series["learning_rate"]) == 8
+    path = plot_training_curves(history, tmp_path / "curves.png", title="ce")
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.height > 400  # two panels
+    with pytest.raises(ValueError, match="--logging_steps"):
+        plot_training_curves([{"step": 1, "train_loss": 1.0}], tmp_path / "none.png")

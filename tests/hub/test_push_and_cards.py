@@ -225,6 +225,18 @@ def test_model_cards_folder_is_a_copy_of_the_package_templates():
 
 
 # ------------------------------------------------------------------------------------------------ staging
+def test_push_without_the_network_is_one_line(tmp_path, export, capsys, monkeypatch):
+    import huggingface_hub.constants
+
+    run = make_run(tmp_path, export)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_TOKEN", "hf_test_not_a_token")
+    assert main([str(run), "--repo", "org/tiny-ce", "--staging-dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: pushing") and "org/tiny-ce failed" in err and "--dry-run" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_dry_run_stages_exactly_the_published_files(tmp_path, export, capsys):
     run = make_run(tmp_path, export)
     staging = tmp_path / "staging"

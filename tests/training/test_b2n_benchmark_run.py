@@ -48,7 +48,7 @@ def test_b2n_hmdb51_trains_and_reports_base_novel_and_hm(hmdb_dir, tmp_path, cap
                      "--output_dir", str(out), "--max_steps", "2", "--per_device_train_batch_size", "4",
                      "--num_frames", "4", "--templates", "single", "--eval_templates", "single",
                      "--eval_num_clips", "1", "--save_strategy", "no", "--disable_tqdm", "true",
-                     "--cache_dir", str(tmp_path / "cache")])
+                     "--cache_dir", str(tmp_path / "cache"), "--model", "toy-clip"])
     assert code == 0, capsys.readouterr().err[-2000:]
     results = json.loads((out / "results.json").read_text())
     assert results["protocol"] == "b2n-hmdb51"

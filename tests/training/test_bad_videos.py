@@ -65,7 +65,7 @@ def test_training_run_skips_and_counts_or_stops_naming_the_file(clip_dir, datase
     assert cli_main([*common, "--output_dir", str(tmp_path / "skip"), "--bad_video", "skip"]) == 0
     results = json.loads((tmp_path / "skip" / "results.json").read_text())
     assert results["skipped_videos"] == 2 and len(results["skipped"]) == 2
-    assert results["skipped_training_videos"] >= 2  # both bad files sit in every 10-video batch
+    assert results["skipped_training_videos"] == 2  # two files, however many batches held them
     assert 0.0 <= results["metrics"]["top1"] <= 1.0
     assert "skipped (undecodable)" in capsys.readouterr().out
 
@@ -176,3 +176,47 @@ def test_a_decoding_error_raised_in_a_dataloader_worker_keeps_its_one_line_messa
     first_line = str(caught.value).splitlines()[0]
     assert os.path.basename(bad_files["text"]) in first_line and "Caught" not in first_line
     assert "DataLoader worker process 0" in caught.value.worker_traceback
+
+
+def test_raise_names_every_bad_video_of_the_batch_and_the_fixes(dataset, bad_files):
+    processor = VideoClipVideoProcessor(num_frames=4, size=16)
+    rows = [{"video": bad_files["text"], "label": 1}, {"video": dataset["video"][0], "label": 0},
+            {"video": bad_files["empty"], "label": 0}]
+    for train in (True, False):
+        with pytest.raises(VideoDecodingError) as caught:
+            VideoClipCollator(processor, train=train)(rows)
+        first_line = str(caught.value).splitlines()[0]
+        assert "notes.mp4" in first_line and "empty.mp4" in first_line and "2 of 3 videos" in first_line
+        assert "--bad_video skip" in first_line and "hfvideoclip data check" in first_line
+    with pytest.raises(VideoDecodingError) as caught:
+        VideoClipCollator(processor, train=True)(rows[:2])
+    assert "notes.mp4" in str(caught.value) and "--bad_video skip" in str(caught.value)
+
+
+@pytest.mark.parametrize("workers", ["0", "2", "2-persistent"])
+def test_skip_counts_and_logs_each_bad_file_once_over_epochs_and_workers(
+        clip_dir, dataset, bad_files, tmp_path, caplog, workers):
+    """2 bad files, 4 epochs of 2 batches: `skipped_training_videos` is 2 and each file is logged once, whether
+    batches are collated here, in workers re-created every epoch, or in persistent workers. A CPU-only run does not
+    pin memory (no pin_memory warning)."""
+    import logging
+    import warnings
+
+    from hfvideoclip.training.recipe import parse_args, run
+
+    data = _csv(tmp_path / "videos.csv", dataset, [bad_files["text"], bad_files["empty"]])
+    argv = ["--method", "ce", "--model", clip_dir, "--train_file", data, "--max_steps", "8",
+            "--num_frames", "4", "--templates", "single", "--per_device_train_batch_size", "5",
+            "--disable_tqdm", "true", "--save_strategy", "no", "--report_to", "none", "--skip_final_eval", "true",
+            "--bad_video", "skip", "--dataloader_num_workers", workers.split("-")[0],
+            "--dataloader_persistent_workers", str(workers.endswith("persistent")).lower(),
+            "--output_dir", str(tmp_path / "run")]
+    caplog.set_level(logging.WARNING, logger="hfvideoclip")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = run(parse_args(argv))
+    assert results["skipped_training_videos"] == 2
+    logged = [record.getMessage() for record in caplog.records if "Skipping a video" in record.getMessage()]
+    assert sum("notes.mp4" in line for line in logged) == 1 and sum("empty.mp4" in line for line in logged) == 1
+    assert len(logged) == 2
+    assert not [w for w in caught if "pin_memory" in str(w.message)]

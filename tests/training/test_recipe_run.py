@@ -37,3 +37,28 @@ def test_train_recipe_trains_exports_and_evaluates_the_trained_split(tmp_path):
     model = AutoModel.from_pretrained(out)
     assert type(model).__name__ == "VideoClipModel" and model.config.temporal_mode == "mean"
     assert os.path.isfile(out / "README.md") and os.path.isfile(out / "results.md")
+
+
+@pytest.mark.slow
+def test_readme_main_job_says_its_base_model_and_scores_the_starting_model(tmp_path, capsys, monkeypatch):
+    """The README's main job as written (its flags, 2 steps instead of the preset's 300): the console names the
+    base model and its size, results.md ends with the starting model's zero-shot row, the run folder has its
+    training curves."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    command = re.search(r"python recipes/train\.py ([^\n`]*)", readme).group(1)
+    argv = shlex.split(command)
+    assert argv[:2] == ["--method", "taco"]
+    monkeypatch.chdir(tmp_path)
+    main([*argv, "--max_steps", "2", "--logging_steps", "1", "--cache_dir", str(tmp_path / "cache"),
+          "--disable_tqdm", "true", "--per_device_eval_batch_size", "64"])
+    printed = capsys.readouterr().out
+    assert re.search(r"base model: \S*tiny_clip \(\d+ k parameters, 32-pixel frames", printed), printed[-3000:]
+    out = tmp_path / argv[argv.index("--output_dir") + 1]
+    results = json.load(open(out / "results.json"))
+    assert set(results["baseline"]["metrics"]) >= {"base_top1", "novel_top1", "hm"}
+    assert "| zero-shot, starting model |" in (out / "results.md").read_text()
+    assert os.path.isfile(out / "training_curves.png")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import VideoDecodingError
-from .own_data import VIDEO_EXTENSIONS
+from .own_data import VIDEO_EXTENSIONS, scan_video_files, skipped_files_line
 
 
 @dataclass
@@ -34,7 +34,8 @@ class DataReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.undecodable or self.too_short)
+        """No missing or undecodable video; a short video is a warning (its frames are repeated)."""
+        return not (self.missing or self.undecodable)
 
     def lines(self, num_frames: int) -> list[str]:
         out = [f"{self.checked} videos in {len(self.class_counts)} classes"]
@@ -44,29 +45,37 @@ class DataReport:
         out.extend(f"  {path}" for path in self.missing)
         out.append(f"undecodable: {len(self.undecodable)}")
         out.extend(f"  {path}: {cause}" for path, cause in self.undecodable)
-        out.append(f"shorter than {num_frames} frames (frames are repeated): {len(self.too_short)}")
+        out.append(f"{'warning: ' if self.too_short else ''}shorter than {num_frames} frames (frames are "
+                   f"repeated): {len(self.too_short)}")
         out.extend(f"  {path}: {frames} frames" for path, frames in self.too_short)
         return out
 
 
-def list_videos(source: str | os.PathLike) -> list[tuple[str, str]]:
-    """(path, label) pairs from a folder (label = the parent folder's name, '' at the top) or a list file."""
+def list_videos(source: str | os.PathLike, notes: list[str] | None = None) -> list[tuple[str, str]]:
+    """(path, label) pairs from a folder (label = the parent folder's name, '' at the top) or a list file.
+
+    A folder's files left out for their extension are counted in one line appended to `notes`. A list file whose
+    first line is a header other than one naming a `video` column raises ValueError."""
     source = Path(source)
     if source.is_dir():
-        pairs = []
-        for path in sorted(source.rglob("*")):
-            if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
-                label = path.parent.name if path.parent != source else ""
-                pairs.append((str(path), label))
-        return pairs
+        videos, others = scan_video_files(source)
+        if others and notes is not None:
+            notes.append(skipped_files_line(others, source, "to check such files, list them in a list file "
+                                            "(--list, `path label` per line)."))
+        return [(str(path), path.parent.name if path.parent != source else "") for path in videos]
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such folder or list file; pass a folder of videos or a list file "
                                 "(`path label` per line, or a CSV with video and label columns).")
     text = source.read_text().splitlines()
     rows = [line for line in text if line.strip() and not line.lstrip().startswith("#")]
-    if rows and rows[0].replace(" ", "").lower().startswith("video,"):
-        reader = csv.DictReader(rows)
-        pairs = [(row["video"], str(row.get("label", ""))) for row in reader]
+    header = [name.strip().lower() for name in next(csv.reader(rows[:1]), [])]
+    if "video" in header and _looks_like_header(rows[0], source):  # a CSV: video and (optional) label columns
+        at, label_at = header.index("video"), header.index("label") if "label" in header else None
+        pairs = [(row[at].strip(), row[label_at].strip() if label_at is not None and label_at < len(row) else "")
+                 for row in csv.reader(rows[1:]) if len(row) > at]
+    elif rows and _looks_like_header(rows[0], source):
+        raise ValueError(f"{source}, line 1: {rows[0].strip()!r} looks like a header without a `video` column; "
+                         "name the columns video,label (a CSV) or drop the line (`path label` lines).")
     else:
         pairs = []
         for number, line in enumerate(rows, 1):
@@ -75,6 +84,14 @@ def list_videos(source: str | os.PathLike) -> list[tuple[str, str]]:
                 raise ValueError(f"{source}, line {number}: expected `path label` or `path,label`, got {line!r}.")
             pairs.append((parts[0].strip(), parts[1].strip()))
     return [(path if os.path.isabs(path) else str(source.parent / path), label) for path, label in pairs]
+
+
+def _looks_like_header(line: str, source: Path) -> bool:
+    """Whether the first line of a list file is a header rather than a video: its path field is no existing
+    file and has no video extension."""
+    first = (line.rsplit(",", 1) if "," in line else line.rsplit(None, 1))[0].strip()
+    path = first if os.path.isabs(first) else str(source.parent / first)
+    return Path(first).suffix.lower() not in VIDEO_EXTENSIONS and not os.path.exists(path)
 
 
 def check_video(path: str) -> tuple[str, int | str | None]:
@@ -134,7 +151,8 @@ def check_videos(pairs: list[tuple[str, str]], num_frames: int = 8, num_workers:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`hfvideoclip data check DIR_OR_LIST [--list FILE] [--num_frames 8]`; exit 0 when clean, 1 otherwise."""
+    """`hfvideoclip data check DIR_OR_LIST [--list FILE] [--num_frames 8]`; exit 0 when no video is missing or
+    undecodable (short videos are a warning), 1 otherwise, 2 when there is nothing to check."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="hfvideoclip data check", description=__doc__.splitlines()[0])
@@ -147,8 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     source = args.list_file or args.source
     if source is None:
         parser.error("give a folder or --list FILE")
+    notes: list[str] = []
     try:
-        pairs = list_videos(source)
+        pairs = list_videos(source, notes)
+        for note in notes:
+            print(note, file=sys.stderr)
+        if not pairs:
+            raise ValueError(f"{source}: no videos to check ({'/'.join(VIDEO_EXTENSIONS)} files in a folder, or "
+                             "rows of a list file).")
         report = check_videos(pairs, args.num_frames, args.num_workers,
                               progress=_progress_printer(len(pairs)) if len(pairs) >= 1000 else None)
     except (FileNotFoundError, ValueError) as error:

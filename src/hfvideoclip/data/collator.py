@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import get_worker_info
 
 from ..errors import VideoDecodingError
 from .transforms import AugmentationConfig
@@ -70,11 +71,13 @@ class VideoClipCollator:
             training.
         video_column, label_column: keys of the rows when they are mappings.
         return_paths: add `"video_paths"` to the output (the evaluation harness reports misclassified videos).
-        bad_video: `"raise"` (default): a video that cannot be decoded stops the run with its path and cause.
-            `"skip"`: it is logged once (path and cause) and left out; the batch gains `"skipped_videos"`, a list of
-            `"path: cause"`. Training keeps the batch size by repeating a decoded video of the same batch (with
-            its label); evaluation drops the video (its row is absent from `labels`, `video_paths`), and a batch
-            whose every video failed has `pixel_values_videos=None`.
+        bad_video: `"raise"` (default): a video that cannot be decoded stops the run; the error names every bad
+            video of the batch with its cause. `"skip"`: it is left out and logged once per file (by the process
+            that collates; a batch collated in a DataLoader worker is logged by `log_skipped` in the main process);
+            the batch gains `"skipped_videos"`, a list of `"path: cause"`, and `"skipped_paths"`, the paths.
+            Training keeps the batch size by repeating a decoded video of the same batch (with its label);
+            evaluation drops the video (its row is absent from `labels`, `video_paths`), and a batch whose every
+            video failed has `pixel_values_videos=None`.
         pixel_dtype: dtype of `pixel_values_videos` (default float32). Under bf16 (fp16) autocast the model's
             first layer (the patch embedding) casts its input to bf16 (fp16) anyway, so collating in that dtype
             gives identical outputs while halving what DataLoader workers pass back and what is copied to the
@@ -190,7 +193,7 @@ class VideoClipCollator:
         generator = None
         if self.train:
             generator = torch.Generator().manual_seed(self._seed(videos, labels))
-        pixels, kept, skipped = [], [], []
+        pixels, kept, skipped, skipped_paths, failed = [], [], [], [], []
         for position, video in enumerate(videos):
             try:
                 if self.train:
@@ -204,10 +207,10 @@ class VideoClipCollator:
                     f"{error} (video: {_describe(video)})")
                 if self.bad_video == "skip":
                     skipped.append(self._report_skip(shown, named))
-                    continue
-                if named is error:
-                    raise
-                raise named from error
+                    skipped_paths.append(str(shown))
+                else:
+                    failed.append((str(shown), named, error))  # go on: the error names every bad video of the batch
+                continue
             except Exception as error:
                 if hasattr(error, "add_note"):  # Python >= 3.11: the traceback names the video
                     error.add_note(f"VideoClipCollator: while processing video {_describe(video)}")
@@ -221,6 +224,8 @@ class VideoClipCollator:
                                  f"num_crops={self.num_crops} views.")
             pixels.append(out)
             kept.append(position)
+        if failed:
+            raise _decoding_failure(failed, len(videos))
         if skipped and self.train:  # keep the batch size: repeat decoded videos of this batch in the failed slots
             if not kept:
                 raise VideoDecodingError(f"Every video of a training batch failed to decode ({'; '.join(skipped)}); "
@@ -238,14 +243,27 @@ class VideoClipCollator:
                                     for i in kept]
         if self.bad_video == "skip":
             batch["skipped_videos"] = skipped
+            batch["skipped_paths"] = skipped_paths
         return batch
 
+    def log_skipped(self, batch: Mapping) -> list[str]:
+        """Log the skipped videos of `batch` that this process has not logged yet; returns their paths.
+
+        Call it in the main process on every batch: a DataLoader worker does not log (workers are re-created
+        every epoch unless persistent, and each has its own memory), so each bad file is logged once per run."""
+        new = []
+        for path, entry in zip(batch.get("skipped_paths") or (), batch.get("skipped_videos") or ()):
+            if path not in self._reported:
+                self._reported.add(path)
+                logger.warning("Skipping a video that cannot be decoded (bad_video='skip'): %s", entry)
+                new.append(path)
+        return new
+
     def _report_skip(self, shown: str, error: Exception) -> str:
-        """`"video: cause"`, logged once per video and process."""
-        cause = str(error).splitlines()[0] if str(error) else type(error).__name__
-        entry = f"{shown}: {cause}" if str(shown) not in cause else cause
-        if shown not in self._reported:
-            self._reported.add(shown)
+        """`"video: cause"`, logged once per video by the main process (`log_skipped` for workers' batches)."""
+        entry = _skip_entry(shown, error)
+        if str(shown) not in self._reported and get_worker_info() is None:
+            self._reported.add(str(shown))
             logger.warning("Skipping a video that cannot be decoded (bad_video='skip'): %s", entry)
         return entry
 
@@ -253,6 +271,30 @@ class VideoClipCollator:
         mode = f"train=True, augmentation={self.augmentation}, seed={self.seed}" if self.train else "train=False"
         return (f"{type(self).__name__}({mode}, process_index={self.process_index}, num_clips={self.num_clips}, "
                 f"num_crops={self.num_crops}, epoch={self.epoch})")
+
+
+def _skip_entry(shown: str, error: Exception) -> str:
+    """`"video: cause"` on one line."""
+    cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"{shown}: {cause}" if str(shown) not in cause else cause
+
+
+def _decoding_failure(failed: list[tuple[str, Exception, Exception]], batch_size: int) -> VideoDecodingError:
+    """One error naming every video of the batch that could not be decoded (`(shown, named error, error)`), and
+    the fixes."""
+    hint = ("pass --bad_video skip (bad_video='skip') to leave such files out, or find them all first with "
+            "`hfvideoclip data check`.")
+    if len(failed) == 1:
+        _, named, error = failed[0]
+        lines = str(named).splitlines() or [type(named).__name__]
+        message = "\n".join([f"{lines[0].rstrip('. ')}; {hint}", *lines[1:]])
+    else:
+        entries = "; ".join(_skip_entry(shown, named).rstrip(". ") for shown, named, _ in failed)
+        message = f"{len(failed)} of {batch_size} videos of a batch cannot be decoded: {entries}. P{hint[1:]}"
+        error = failed[0][2]
+    combined = VideoDecodingError(message)
+    combined.__cause__ = error
+    return combined
 
 
 def _describe(video: Any) -> str:

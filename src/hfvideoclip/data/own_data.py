@@ -68,6 +68,29 @@ def natural_class_name(folder_name: str) -> str:
     return " ".join(name.split())
 
 
+def scan_video_files(folder: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+    """(videos, others): the files under `folder` at any depth, sorted, split by `VIDEO_EXTENSIONS`; hidden files
+    (a name starting with ".") are in neither."""
+    videos, others = [], []
+    for path in sorted(Path(folder).rglob("*")):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        (videos if path.suffix.lower() in VIDEO_EXTENSIONS else others).append(path)
+    return videos, others
+
+
+def skipped_files_line(others: Sequence[str | os.PathLike], folder: str | os.PathLike, include: str) -> str:
+    """One line: how many files a folder scan left out for their extension, which extensions, and `include`, how
+    to use them anyway."""
+    counts: dict[str, int] = {}
+    for path in others:
+        suffix = Path(path).suffix.lower() or "(none)"
+        counts[suffix] = counts.get(suffix, 0) + 1
+    shown = ", ".join(f"{suffix} ({count})" for suffix, count in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return (f"{folder}: {len(others)} file{'s' if len(others) != 1 else ''} skipped (extensions: {shown}), not "
+            f"in the video extensions {'/'.join(VIDEO_EXTENSIONS)}; {include}")
+
+
 def default_video_cache_dir() -> str:
     """Where embedded video bytes are written: ``$HFVIDEOCLIP_CACHE/videos``, else ``~/.cache/hfvideoclip/videos``."""
     root = os.environ.get("HFVIDEOCLIP_CACHE") or os.path.join("~", ".cache", "hfvideoclip")
@@ -297,12 +320,15 @@ def _scan_videofolder(directory: Path) -> _Table:
         raise ValueError(f"{directory}: the videofolder does not exist; pass a folder with one sub-folder of "
                          "videos per class.")
     classes = sorted(entry for entry in directory.iterdir() if entry.is_dir() and not entry.name.startswith("."))
-    videos, labels = [], []
+    videos, labels, others = [], [], []
     for folder in classes:
-        for path in sorted(folder.rglob("*")):
-            if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file() and not path.name.startswith("."):
-                videos.append(str(path.resolve()))
-                labels.append(natural_class_name(folder.name))
+        found, skipped = scan_video_files(folder)
+        videos.extend(str(path.resolve()) for path in found)
+        labels.extend(natural_class_name(folder.name) for _ in found)
+        others.extend(skipped)
+    if others:
+        logger.warning(skipped_files_line(others, directory, "to use such files, list them in a CSV (--train_file / "
+                                          "--validation_file, video,label rows) or convert them to .mp4."))
     if not videos:
         loose = [p.name for p in directory.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS][:_MAX_NAMED]
         hint = f" It holds videos directly ({', '.join(loose)}, ...): move them into class folders." if loose else ""
@@ -321,7 +347,14 @@ def _read_table_file(path: Path, columns: _Columns) -> _Table:
     if suffix in (".csv", ".tsv"):
         import pandas as pd
 
-        frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        try:
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{path}: the file is empty; write a header `{columns.video},{columns.label}` and one "
+                             "row per video.") from None
+        if frame.empty:
+            raise ValueError(f"{path}: the file has a header ({', '.join(map(str, frame.columns))}) but no rows; add "
+                             f"one row per video ({columns.video},{columns.label}).")
         rows = frame.to_dict(orient="list")
     elif suffix in (".json", ".jsonl"):
         rows = _read_json_rows(path)
@@ -474,4 +507,5 @@ def _write_video_bytes(data: bytes, name: str | None, directory: Path) -> str:
 
 
 __all__ = ["SOURCE_FLAGS", "VIDEO_EXTENSIONS", "VideoDataArguments", "add_data_arguments",
-           "default_video_cache_dir", "load_video_classification_data", "natural_class_name", "resolve_data"]
+           "default_video_cache_dir", "load_video_classification_data", "natural_class_name", "resolve_data",
+           "scan_video_files", "skipped_files_line"]

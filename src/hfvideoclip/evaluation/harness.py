@@ -367,6 +367,7 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         for batch in loader:
             pixels, labels, batch_paths = batch["pixel_values_videos"], batch["labels"], batch["video_paths"]
             batch_skipped = batch.get("skipped_videos") or []
+            collator.log_skipped(batch)  # batches from DataLoader workers: each bad file logged here, once
             count = len(batch_paths) + len(batch_skipped)
             kept_rows.extend(_kept_positions(paths[offset:offset + count], batch_paths, offset))
             offset += count
@@ -558,7 +559,9 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
                 distributed=distributed,
                 bad_video=bad_video)
             skipped.extend(outputs[set_name].skipped)
-        per_split.append({"split": split_name, "metrics": split_metrics(outputs)})
+        num_classes = {("" if len(outputs) == 1 or name == "test" else metric_suffix(name)): len(output.class_names)
+                       for name, output in outputs.items()}  # per metric prefix: results.md drops a top-5 of <= 5
+        per_split.append({"split": split_name, "metrics": split_metrics(outputs), "num_classes": num_classes})
         if output_path is not None and plot:
             from .plots import plot_split
 

@@ -84,34 +84,85 @@ def _ordered_columns(results: Mapping) -> list[str]:
     return first + [name for name in names if name not in first]
 
 
+_LEGEND = {
+    "base_top1": "top-1 accuracy on the base classes (the training vocabulary)",
+    "novel_top1": "top-1 accuracy on the novel classes (never seen in training)",
+    "hm": "harmonic mean of the two top-1 accuracies (base and novel, or in- and out-of-context)",
+    "top1": "top-1 accuracy: the highest-scoring class is the true one",
+    "top5": "top-5 accuracy: the true class is among the five highest-scoring",
+    "top1_in": "top-1 accuracy on in-context videos", "top1_out": "top-1 accuracy on out-of-context videos",
+    "pair_vs_partner": "how often a direction-pair video scores its class above the reversed partner class (0.5 = "
+                       "blind to frame order)",
+}
+
+
+def _legend_line(name: str) -> str | None:
+    if name in _LEGEND:
+        return _LEGEND[name]
+    for prefix in ("base_", "novel_"):
+        if name.startswith(prefix) and name[len(prefix):] in _LEGEND:
+            return f"{_LEGEND[name[len(prefix):]]}, {prefix[:-1]} classes"
+    if name.startswith("top1_"):
+        return f"top-1 accuracy on the videos whose group is `{name[5:]}`"
+    if name.endswith("_top1"):
+        return f"how often the top-1 class has the true class's `{name[:-5]}`"
+    return None
+
+
+def _hidden_top5(results: Mapping) -> set[str]:
+    """`<prefix>top5` columns of vocabularies of 5 classes or fewer in every split: always 100 %, so left out."""
+    counts: dict[str, list[int]] = {}
+    for entry in results["per_split"]:
+        for prefix, count in (entry.get("num_classes") or {}).items():
+            counts.setdefault(prefix, []).append(int(count))
+    return {f"{prefix}_top5" if prefix else "top5" for prefix, values in counts.items() if max(values) <= 5}
+
+
 def _percent(value) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
 
 
+def _table_columns(results: Mapping) -> list[str]:
+    hidden = _hidden_top5(results)
+    return [name for name in _ordered_columns(results) if name not in hidden]
+
+
 def format_results_table(results: Mapping) -> str:
-    """Markdown table: one row per split, then a ``mean ± std`` row (accuracies in %)."""
+    """Markdown table: one row per split, then a ``mean ± std`` row over several splits, then the starting
+    model's zero-shot row when `results["baseline"]` holds one (accuracies in %). Top-5 columns of vocabularies of
+    five classes or fewer are left out."""
     results = validate_results(results)
-    columns = _ordered_columns(results)
+    columns = _table_columns(results)
     lines = ["| split | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for entry in results["per_split"]:
         values = [_percent(entry["metrics"].get(name)) for name in columns]
         lines.append(f"| {entry['split']} | " + " | ".join(values) + " |")
-    cells = []
-    for name in columns:
-        mean = results["metrics"].get(name)
-        std = results["metrics"].get(f"{name}_std")
-        cells.append(_percent(mean) if std is None or mean is None else f"{_percent(mean)} ± {_percent(std)}")
-    lines.append("| mean ± std | " + " | ".join(cells) + " |")
+    if len(results["per_split"]) > 1:
+        cells = []
+        for name in columns:
+            mean = results["metrics"].get(name)
+            std = results["metrics"].get(f"{name}_std")
+            cells.append(_percent(mean) if std is None or mean is None else f"{_percent(mean)} ± {_percent(std)}")
+        lines.append("| mean ± std | " + " | ".join(cells) + " |")
+    baseline = results.get("baseline")
+    if isinstance(baseline, Mapping) and isinstance(baseline.get("metrics"), Mapping):
+        values = [_percent(baseline["metrics"].get(name)) for name in columns]
+        lines.append("| zero-shot, starting model | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
 
 def format_results_markdown(results: Mapping) -> str:
-    """The content of results.md: a title naming the protocol and the model, then the table."""
+    """The content of results.md: a title naming the protocol and the model, the table, a legend of its columns."""
     results = validate_results(results)
     splits = len(results["per_split"])
+    std = "; std is the sample std over splits" if splits > 1 else ""
+    baseline = results.get("baseline")
+    start = (f"\n\nThe last row scores the starting model `{baseline.get('model')}` zero-shot on the same videos."
+             if isinstance(baseline, Mapping) and "metrics" in baseline else "")
+    legend = [f"- `{name}`: {text}" for name in _table_columns(results) if (text := _legend_line(name))]
     return (f"# {results['protocol']}\n\nModel: `{results['model']}`\n\n"
-            f"Accuracy in % ({splits} split{'s' if splits != 1 else ''}; std is the sample std over splits).\n\n"
-            + format_results_table(results))
+            f"Accuracy in % ({splits} split{'s' if splits != 1 else ''}{std}).{start}\n\n"
+            + format_results_table(results) + ("\n" + "\n".join(legend) + "\n" if legend else ""))
 
 
 def write_results(results: Mapping, output_dir: str | Path) -> Path:

@@ -458,10 +458,18 @@ def add_push_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run a parsed push command; prints the staged files and where they went (never the token)."""
-    staged = push_run(args.run_dir, args.repo, dry_run=args.dry_run, staging_dir=args.staging_dir,
-                      private=args.private, commit_message=args.commit_message, revision=args.revision,
-                      include_trainer_state=args.include_trainer_state, include_adapter=args.include_adapter,
-                      keep_card=args.keep_card, license=args.license)
+    try:
+        staged = push_run(args.run_dir, args.repo, dry_run=args.dry_run, staging_dir=args.staging_dir,
+                          private=args.private, commit_message=args.commit_message, revision=args.revision,
+                          include_trainer_state=args.include_trainer_state, include_adapter=args.include_adapter,
+                          keep_card=args.keep_card, license=args.license)
+    except Exception as error:  # the Hub's client errors (offline, no route, 401/403/404) in one line
+        if not _is_hub_error(error):
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"pushing {args.run_dir} to {args.repo} failed ({type(error).__name__}: {first}); check "
+                         "the network and your token (`hf auth login` or HF_TOKEN), or stage only with --dry-run."
+                         ) from None
     print(f"staged {len(staged.files)} files for {staged.repo_id} in {staged.staging_dir}:")
     for name in staged.files:
         print(f"  {name}")
@@ -475,6 +483,13 @@ def run_from_args(args: argparse.Namespace) -> int:
     else:
         print(f"uploaded to {staged.url}")
     return 0
+
+
+def _is_hub_error(error: BaseException) -> bool:
+    """An error of the Hub client or the network below it (huggingface_hub, httpx, requests, urllib3, sockets)."""
+    module = type(error).__module__.split(".")[0]
+    return module in ("huggingface_hub", "httpx", "httpcore", "requests", "urllib3") or isinstance(
+        error, (ConnectionError, TimeoutError))
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

@@ -17,17 +17,18 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-import torch
 from transformers import HfArgumentParser, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..adapters import available_adaptations
+from ..argparse_errors import one_line_errors
 from ..data.own_data import VideoDataArguments, resolve_data
 from ..methods import MethodConfig, available_methods, get_method
 from ..models.loading import checkpoint_model_type
 from .arguments import VideoClipTrainingArguments
 from .builder import build_trainer
 from .presets import available_presets, preset_directory, read_preset
+from .run_folder import check_resume_arguments, guard_output_dir, whole_run_train_loss
 
 
 @dataclass
@@ -35,7 +36,11 @@ class ScriptArguments:
     _argument_group_name = "model, protocol and final evaluation"
 
     model: str | None = field(default=None, metadata={
-        "help": "CLIP or VideoClip checkpoint (directory or Hub id); default: the shipped toy CLIP."})
+        "help": "CLIP or VideoClip checkpoint (directory or Hub id), e.g. openai/clip-vit-base-patch16; default on "
+                "the toy protocols: the shipped toy CLIP (name it with --model toy-clip for other data)."})
+    overwrite_output_dir: bool = field(default=False, metadata={
+        "help": "Replace the run already in --output_dir (its checkpoint-* folders are removed); without it such a "
+                "folder is refused unless --resume_from_checkpoint continues it."})
     protocol: str = field(default="toy-b2n", metadata={
         "help": "Registered protocol to train and evaluate on (hfvideoclip.data.available_protocols())."})
     split: int = field(default=0, metadata={"help": "Which split of the protocol trains (e.g. base set 0)."})
@@ -53,6 +58,9 @@ class ScriptArguments:
                 "world and your own data)."})
     eval_templates: str = field(default="kinetics", metadata={"help": "kinetics or single."})
     skip_final_eval: bool = field(default=False, metadata={"help": "Export only."})
+    zero_shot_baseline: bool = field(default=True, metadata={
+        "help": "At the final evaluation, also score the starting model zero-shot on the same videos (the last row "
+                "of results.md, `baseline` in results.json); false halves the evaluation time."})
 
 
 @dataclass
@@ -115,9 +123,9 @@ def build_parser(method: str) -> HfArgumentParser:
     epilog = (f"methods: {', '.join(available_methods())}; adaptations: {', '.join(available_adaptations())}; "
               f"shipped presets ({preset_directory()}): {', '.join(available_presets())}. "
               f"--method {method} uses preset {spec.preset or 'none'}.")
-    return HfArgumentParser((ScriptArguments, VideoDataArguments, VideoClipTrainingArguments, spec.config_class),
-                            prog="hfvideoclip train", epilog=epilog,
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    return one_line_errors(HfArgumentParser(
+        (ScriptArguments, VideoDataArguments, VideoClipTrainingArguments, spec.config_class),
+        prog="hfvideoclip train", epilog=epilog, formatter_class=argparse.ArgumentDefaultsHelpFormatter))
 
 
 def parse_args(argv: list[str]) -> RecipeArguments:
@@ -146,6 +154,9 @@ def parse_args(argv: list[str]) -> RecipeArguments:
         argv = [*argv, "--output_dir", f"runs/{method}"]
     script, data, training, method_config = parser.parse_args_into_dataclasses(args=argv)
     method_config.validate(training)
+    if ("dataloader_pin_memory" not in given and "dataloader_pin_memory" not in preset
+            and training.dataloader_pin_memory and training.device.type != "cuda"):
+        training.dataloader_pin_memory = False  # pinned memory only speeds up copies to a CUDA device
     sources = {name: "preset" for name in preset}
     sources.update({name: "command line" for name in given if name in known})
     return RecipeArguments(script, data, training, method_config, preset_path, sources)
@@ -166,6 +177,85 @@ def resolve_checkpoint(args: VideoClipTrainingArguments) -> str | None:
     if not os.path.isdir(value):
         raise ValueError(f"--resume_from_checkpoint {value}: no such checkpoint folder.")
     return value
+
+
+TOY_CLIP_NAME = "toy-clip"
+"""`--model toy-clip`: the shipped toy CLIP (414 k parameters, 32-pixel frames), named explicitly."""
+
+
+def base_model_path(script: ScriptArguments, data: VideoDataArguments) -> str:
+    """`--model`, `toy-clip` resolved; without `--model` the toy CLIP, on the toy protocols only: a 32-pixel toy
+    model trained on real videos is meaningless, so other data needs a model named."""
+    from ..data.toy import toy_clip_path
+
+    if script.model == TOY_CLIP_NAME:
+        return toy_clip_path()
+    if script.model:
+        return script.model
+    own = [f"--{name}" for name, value in dataclasses.asdict(data).items() if value and name in _DATA_SOURCES]
+    if own or not script.protocol.startswith("toy-"):
+        source = " / ".join(own) if own else f"--protocol {script.protocol}"
+        raise ValueError(f"{source} needs a base model: pass --model openai/clip-vit-base-patch16 (or another CLIP "
+                         f"or VideoClip checkpoint); --model {TOY_CLIP_NAME} trains the 32-pixel toy CLIP on it.")
+    return toy_clip_path()
+
+
+_DATA_SOURCES = ("dataset_name", "train_dir", "train_file")
+
+
+def describe_base_model(model_path: str, trainer) -> str:
+    """One line: the starting checkpoint, its size and frame size, and what trains."""
+    from ..methods.base import base_model
+
+    model = base_model(trainer.model.student)
+    total = sum(p.numel() for p in model.parameters())
+    size = f"{total / 1e6:.1f} M" if total >= 1e6 else f"{total / 1e3:.0f} k"
+    config = model.config
+    return (f"base model: {model_path} ({size} parameters, {config.vision_config.image_size}-pixel frames, "
+            f"temporal_mode {config.temporal_mode}, frame_pooling {config.frame_pooling})")
+
+
+def warn_if_processes_were_dropped() -> None:
+    """`accelerate launch --num_processes N` without `--multi_gpu` (on CPU) starts one process and says nothing:
+    its simple launcher sets MASTER_ADDR for N > 1 but no WORLD_SIZE. Say so in one line."""
+    launched = any(name.startswith("ACCELERATE_") for name in os.environ)
+    if launched and "MASTER_ADDR" in os.environ and "WORLD_SIZE" not in os.environ:
+        print("warning: accelerate launch asked for several processes but started one; on CPU add --multi_gpu "
+              "(ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes N ...).", file=sys.stderr)
+
+
+def starting_model(model_path: str, trained_config, output_dir: str):
+    """The run's starting checkpoint as a `VideoClipModel` that scores as the trained one: its temporal mode,
+    frames, pooling and scoring head; an OST head reads the run's `descriptors.json` (in `output_dir`)."""
+    from ..models.loading import load_video_clip_model
+
+    model = load_video_clip_model(model_path, temporal_mode=trained_config.temporal_mode,
+                                  num_frames=trained_config.num_frames, vclip_edge=trained_config.vclip_edge)
+    model.config.frame_pooling = trained_config.frame_pooling
+    model.config.view_pooling = trained_config.view_pooling
+    if model.config.scoring_head != trained_config.scoring_head:
+        model.set_scoring_head(trained_config.scoring_head)
+    if trained_config.scoring_head == "optimal_descriptor":
+        model.name_or_path = output_dir  # class_bank reads descriptors.json from the model's folder
+    return model.eval()
+
+
+def write_training_curves(log_history: list[dict], output_dir: str, title: str) -> None:
+    """`training_curves.png` (loss, its terms and the learning rate per step) in the run folder."""
+    from ..evaluation.training_curves import CURVES_FILE, plot_training_curves
+
+    try:
+        plot_training_curves(log_history, os.path.join(output_dir, CURVES_FILE), title=title)
+    except ValueError as error:  # no loss was logged (--logging_steps above the steps run)
+        print(f"no {CURVES_FILE}: {error}")
+
+
+def _checkpoint_step(checkpoint: str) -> int:
+    path = os.path.join(checkpoint, "trainer_state.json")
+    if os.path.isfile(path):
+        with open(path) as handle:
+            return int(json.load(handle).get("global_step", 0))
+    return 0
 
 
 def comparable_splits(protocol, split_index: int):
@@ -199,11 +289,10 @@ def parse_protocol_params(text: str | None) -> dict:
 
 def run(parsed: RecipeArguments) -> dict:
     """Train, export to `--output_dir`, evaluate on the comparable splits; returns the results dict."""
-    from ..data.toy import toy_clip_path
-
     script, data, args = parsed.script, parsed.data, parsed.training
     set_seed(args.seed)
-    model_path = script.model or toy_clip_path()
+    warn_if_processes_were_dropped()
+    model_path = base_model_path(script, data)
     checkpoint_model_type(model_path)  # a wrong --model fails here, before any data is generated
     protocol_params = parse_protocol_params(script.protocol_params)
     if script.data_dir:
@@ -216,27 +305,51 @@ def run(parsed: RecipeArguments) -> dict:
     if split.train is None:
         raise ValueError(f"{protocol.name} has no training set (it is zero-shot only); pick a protocol with "
                          "training data or pass --train_dir / --train_file / --dataset_name.")
+    if args.class_descriptions and not script.skip_final_eval:  # every vocabulary scored at the end is described
+        from ..text.class_descriptions import match_class_descriptions
+
+        for kept in comparable_splits(protocol, script.split).splits:
+            for dataset in (kept.eval or {}).values():
+                match_class_descriptions(dataset.features["label"].names, args.class_descriptions)
     resume = resolve_checkpoint(args)
+    removed = guard_output_dir(args.output_dir, overwrite=script.overwrite_output_dir, resuming=resume is not None)
+    if removed and args.should_save:
+        print(f"--overwrite_output_dir: removed the earlier run's {', '.join(removed)} from {args.output_dir}")
+    if resume is not None:
+        check_resume_arguments(resume, parsed.to_json())
     trainer = build_trainer(args, model_path, split.train, dict(split.eval) or None, method_config=parsed.method)
+    if trainer.is_world_process_zero():
+        print(describe_base_model(model_path, trainer))
+        if resume is not None:
+            print(f"resuming from {resume}")
     if args.should_save:
         os.makedirs(args.output_dir, exist_ok=True)
         with open(os.path.join(args.output_dir, "train_args.json"), "w") as handle:
             json.dump(parsed.to_json(), handle, indent=2, default=str)
     train_output = trainer.train(resume_from_checkpoint=resume)
+    if resume is not None:  # the Trainer's train_loss averages the resumed steps only
+        train_output.metrics["train_loss"] = whole_run_train_loss(
+            train_output.metrics["train_loss"], trainer.state.global_step, _checkpoint_step(resume),
+            trainer.state.log_history)
     trainer.save_model(args.output_dir)
     trainer.save_state()
+    if trainer.is_world_process_zero():
+        write_training_curves(trainer.state.log_history, args.output_dir, f"{args.method}: {args.output_dir}")
 
     trainer.accelerator.wait_for_everyone()  # the export is on disk before any process reloads it
 
-    skipped_training = int(trainer.accelerator.reduce(torch.tensor(trainer.skipped_videos, device=args.device),
-                                                       reduction="sum")) if args.bad_video == "skip" else 0
+    skipped_training = 0
+    if args.bad_video == "skip":  # distinct files over all epochs and processes
+        from accelerate.utils import gather_object
+
+        skipped_training = len(set(gather_object(sorted(trainer.skipped_video_paths))))
     results = {"train": train_output.metrics}
     evaluated = not script.skip_final_eval and any(s.eval for s in protocol.splits)
     if evaluated:  # every process scores its shard; the main one writes the files
         results = evaluate_export(script, args, comparable_splits(protocol, script.split), model_path,
                                   is_main=trainer.is_world_process_zero())
     if args.bad_video == "skip":
-        results["skipped_training_videos"] = skipped_training  # batches where a repeat stood in for a bad video
+        results["skipped_training_videos"] = skipped_training  # training files that could not be decoded
         if evaluated and trainer.is_world_process_zero():
             from ..evaluation.results import write_results
 
@@ -251,7 +364,8 @@ def run(parsed: RecipeArguments) -> dict:
         print(f"\nmodel:     {args.output_dir}  (AutoModel.from_pretrained / pipeline)")
         print(f"arguments: {os.path.join(args.output_dir, 'train_args.json')}")
         if evaluated:
-            print(f"results:   {os.path.join(args.output_dir, 'results.json')}, results.md, plot_*.png, README.md")
+            print(f"results:   {os.path.join(args.output_dir, 'results.json')}, results.md, plot_*.png, README.md, "
+                  "training_curves.png")
     return results
 
 
@@ -272,11 +386,19 @@ def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, p
     num_clips = script.eval_num_clips
     if num_clips is None:  # own data is named after its files, not after --protocol
         num_clips = default_num_clips(protocol.name, own_data=protocol.name != script.protocol)
+    options = dict(templates=templates, num_clips=num_clips, batch_size=args.per_device_eval_batch_size,
+                   progress=not args.disable_tqdm, bad_video=args.bad_video, num_workers=args.dataloader_num_workers,
+                   class_descriptions=args.class_descriptions)
     results = evaluate_protocol(model, processor, protocol, output_dir=args.output_dir,
-                                model_name=f"{args.method}:{os.path.basename(str(model_path))}",
-                                templates=templates, num_clips=num_clips,
-                                batch_size=args.per_device_eval_batch_size, progress=not args.disable_tqdm,
-                                bad_video=args.bad_video, num_workers=args.dataloader_num_workers)
+                                model_name=f"{args.method}:{os.path.basename(str(model_path))}", **options)
+    if script.zero_shot_baseline:  # the starting model, scored as the trained one is (same head, pooling, texts)
+        start = starting_model(model_path, model.config, args.output_dir).to(args.device)
+        baseline = evaluate_protocol(start, processor, protocol, output_dir=None, plot=False, **options)
+        results["baseline"] = {"model": str(model_path), "metrics": baseline["metrics"]}
+        if is_main:
+            from ..evaluation.results import write_results
+
+            write_results(results, args.output_dir)
     if is_main:
         write_model_card(args.output_dir, method=args.method, base_model=str(model_path), results=results,
                          training_args=args, repo_id=args.hub_model_id)
