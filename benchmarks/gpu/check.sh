@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# One-shot GPU check for the throughput issues (#17, #11), sized for one device `run` (a 10-minute call, 15 minutes
-# of device time a session). Prepare the wheels here first (`bash benchmarks/gpu/fetch_wheels.sh`), then:
-#
-#     run(command="bash benchmarks/gpu/check.sh", carry=[".whl"], timeout_s=420)
+# One-shot GPU check for the throughput issues (#17, #11, #30), sized for a 10-minute run on a GPU machine. Prepare
+# the wheels on a networked machine first (`bash benchmarks/gpu/fetch_wheels.sh`), copy `.whl/` next to the checkout
+# on the GPU machine, then run `bash benchmarks/gpu/check.sh` there (DEVELOPERS.md).
 #
 # Every step has its own time limit and the log goes to $OUT/gpu_check.log, so a step that hangs costs its limit and
 # the others still report. STEPS picks the steps (default: the core set, about 5 minutes on an H200, leaving time

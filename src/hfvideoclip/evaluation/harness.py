@@ -500,7 +500,7 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
                       batch_size: int = 8, num_frames: int | None = None, progress: bool = True, plot: bool = True,
                       device: torch.device | str | None = None, num_workers: int | None = None,
                       distributed: bool | None = None, bad_video: str = "raise", class_descriptions=None) -> dict:
-    """Evaluate every split of a protocol and return the results dict (design.md section 2):
+    """Evaluate every split of a protocol and return the results dict (the `results.json` format of `evaluation.results`):
 
     ``{"protocol": str, "model": str, "metrics": {...}, "per_split": [{"split": str, "metrics": {...}}]}``
 

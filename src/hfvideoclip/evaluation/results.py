@@ -1,4 +1,4 @@
-"""Reading, writing and formatting `results.json` (design.md section 2):
+"""Reading, writing and formatting `results.json`, the public results format:
 
 ```json
 {"protocol": "toy-b2n", "model": "path/or/id",

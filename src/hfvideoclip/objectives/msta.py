@@ -1,4 +1,4 @@
-"""MSTA's description consistency loss (ETL4Video, Eq. 14 as design.md section 4 reads it).
+"""MSTA's description consistency loss (ETL4Video, Eq. 14).
 
 For each class c, `w_c` is the adapted text branch's embedding of the template "a video of {class}." and `D_s^c`,
 `D_t^c` are the means of the *frozen* branch's embeddings of the class's spatial and temporal descriptions:

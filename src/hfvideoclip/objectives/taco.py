@@ -88,8 +88,8 @@ def default_temperature(num_anchors: int, dim: int, logit_scale: float = 100.0, 
 
     A softer `tau` also makes the RSD loss and its gradients smaller (~1/tau): `RSD_WEIGHT = 0.4` was tuned by the
     paper with its own, unreported `tau`. The trainer passes the model's own `exp(logit_scale)` (100 for OpenAI CLIP,
-    about 19 for the toy CLIP). Earlier toy-world sweep (toy-b2n, 300 steps, HM of base/novel top-1, session-2 tiny
-    CLIP): tau 0.01 -> 19.1, 0.031 -> 24.7, 0.16 -> 31.5, 0.5 -> 32.2, 2.0 -> 32.9 (RSD ~ 0); ce 33.1.
+    about 19 for the toy CLIP). Earlier toy-world sweep (toy-b2n, 300 steps, HM of base/novel top-1, an earlier
+    tiny CLIP): tau 0.01 -> 19.1, 0.031 -> 24.7, 0.16 -> 31.5, 0.5 -> 32.2, 2.0 -> 32.9 (RSD ~ 0); ce 33.1.
     """
     if num_anchors <= 0 or dim <= 0 or logit_scale <= 0:
         raise ValueError(

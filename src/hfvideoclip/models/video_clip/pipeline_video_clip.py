@@ -146,7 +146,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             # A DataLoader batch is made by one worker, so fewer batches than workers leave workers idle (8 videos at
             # batch_size 8 use one worker). Then single videos are loaded and batched here, which keeps every worker
             # busy at the cost of one copy per batch in this process (measured slower when there are enough
-            # batches to go round: benchmarks/RESULTS.md, session 8).
+            # batches to go round: benchmarks/RESULTS.md, 2026-12-03).
             videos = DataLoader(dataset, num_workers=num_workers, batch_size=1, collate_fn=_stack_views)
             loader = _Rebatched(videos, batch_size, pin)
         else:
