@@ -105,7 +105,7 @@ def gather_batch(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
     Args:
         tensors: `(B_r, ...)` tensors with the same first dimension on this process; any dtype (integer labels
-            are gathered without gradient).
+            and the `(B_r, N)` descriptor masks of uneven counts, sent as uint8, are gathered without gradient).
 
     Returns:
         The `(B_g, ...)` concatenations, one per input, differentiable in the inputs.

@@ -148,6 +148,10 @@ def class_bank(model, tokenizer, class_names: Sequence[str], templates: Sequence
     """
     names = list(class_names)
     if not uses_descriptors(model):
+        if descriptors is not None:
+            scoring_head = getattr(getattr(model, "config", None), "scoring_head", "cosine")
+            raise ValueError(f"descriptors= applies only to models with scoring_head='optimal_descriptor' (OST); "
+                             f"this model's scoring_head is {scoring_head!r}: drop descriptors=.")
         if class_descriptions is not None:
             from .class_descriptions import match_class_descriptions
 
@@ -160,8 +164,9 @@ def class_bank(model, tokenizer, class_names: Sequence[str], templates: Sequence
     from .descriptor_table import descriptor_sets, load_descriptor_table, official_descriptor_table
 
     if descriptors is None:
-        descriptors = load_descriptor_table(getattr(model, "name_or_path", None))
-    count = num_descriptors or (len(next(iter(descriptors.values()))["spatial"]) if descriptors else None)
+        descriptors = load_descriptor_table(getattr(model, "name_or_path", None), **getattr(model, "hub_kwargs", {}))
+    # counts may differ between classes (the bank pads and masks them); missing classes get the largest
+    count = num_descriptors or (max(len(entry["spatial"]) for entry in descriptors.values()) if descriptors else None)
     missing = [name for name in names if not descriptors or name not in descriptors]
     if missing:
         official, _ = official_descriptor_table(missing, count or 4)

@@ -29,6 +29,7 @@ from ..models.video_clip.descriptor_files import (  # noqa: E402  (defined with 
     load_descriptor_table,
     read_descriptor_table,
 )
+from ..models.video_clip.modeling_video_clip import pad_descriptor_rows  # noqa: E402
 
 DescriptorTable = Mapping[str, Mapping[str, Sequence[str]]]
 """class name -> {"spatial": [phrase, ...], "temporal": [step, ...]}."""
@@ -135,15 +136,15 @@ def descriptor_prompt_sets(class_names: Sequence[str], table: DescriptorTable | 
 
 
 def tokenize_prompt_sets(tokenizer, prompts: list[list[str]]):
-    """C lists of N prompts (the same N for every class) -> `input_ids`, `attention_mask` of shape (C, N, L)."""
-    width = max(len(row) for row in prompts)
-    if any(len(row) != width for row in prompts):
-        raise ValueError(f"Descriptor counts differ between classes ({sorted({len(r) for r in prompts})}); give every "
-                         "class the same number of descriptors of each kind.")
-    flat = [prompt for row in prompts for prompt in row]
+    """C lists of N_c >= 1 prompts -> `input_ids`, `attention_mask` (C, N, L) and the descriptor mask (C, N).
+
+    Uneven counts are padded to N = max N_c by repeating a class's first prompt (`pad_descriptor_rows`); the bool
+    descriptor mask marks the real prompts (for `VideoClipDescriptorBank`), None when every class has N."""
+    rows, descriptor_mask = pad_descriptor_rows(prompts)
+    flat = [prompt for row in rows for prompt in row]
     tokens = tokenizer(flat, padding=True, truncation=True, return_tensors="pt")
-    shape = (len(prompts), width, -1)
-    return tokens["input_ids"].reshape(shape), tokens["attention_mask"].reshape(shape)
+    shape = (len(rows), len(rows[0]), -1)
+    return tokens["input_ids"].reshape(shape), tokens["attention_mask"].reshape(shape), descriptor_mask
 
 
 __all__ = ["DESCRIPTOR_TABLE_FILE", "OFFICIAL_OST_DIR", "DescriptorTable", "descriptor_prompt_sets", "descriptor_sets",
