@@ -19,6 +19,7 @@ from hfvideoclip.hub.model_card import (
     CARD_FAMILIES,
     TEMPLATES_DIRECTORY,
     build_model_card,
+    inactive_arguments,
     resolve_base_model,
     training_length,
     write_model_card,
@@ -142,8 +143,11 @@ def test_card_yaml_holds_the_runs_numbers_and_no_local_path(tmp_path, export):
     run = make_run(tmp_path, export)
     path = write_model_card(str(run), method="ce", base_model=TOY_CLIP, results=RESULTS, training_args=None)
     card = ModelCard.load(path)
-    assert card.data.library_name == "hfvideoclip"
-    assert card.data.pipeline_tag == "zero-shot-video-classification"
+    # values the Hub indexes: no `hfvideoclip` library nor zero-shot video task there
+    assert card.data.library_name == "transformers"
+    assert card.data.pipeline_tag == "video-classification"
+    assert {"zero-shot", "hfvideoclip", "ce", "custom_code"} <= set(card.data.tags)
+    assert {r.task_type for r in card.data.eval_results} == {"video-classification"}
     assert card.data.license == "apache-2.0"
     assert card.data.get("base_model") is None  # the toy CLIP is a local folder
     values = eval_values(card)
@@ -176,6 +180,50 @@ def test_card_from_training_arguments_object_reports_epochs(tmp_path, export):
     assert 'AutoModel.from_pretrained("org/taco-toy", trust_remote_code=True)' in card.text
 
 
+def hyperparameters(card) -> dict[str, str]:
+    table = card.text.split("## Training hyperparameters")[1].split("## Evaluation")[0]
+    return {row.split(" | ")[0].strip("| "): row.split(" | ")[1] for row in table.splitlines()
+            if row.startswith("| ") and not row.startswith("| argument")}
+
+
+def test_card_lists_only_the_hyperparameters_that_took_effect(tmp_path, export):
+    no_ops = {"label_smoothing_factor": (0.0, "default"), "weight_decay": (0.0, "default"),
+              "warmup_steps": (0, "default"), "bf16": (False, "default"), "fp16": (False, "default"),
+              "gradient_accumulation_steps": (1, "default"), "max_grad_norm": (0.0, "command line"),
+              "patch_alpha": (1.0, "command line"), "augment": (False, "command line"),
+              "crop_min_area": (0.4, "default"), "grayscale_probability": (0.2, "default"),
+              "horizontal_flip": (True, "command line"), "optim": ("sgd", "command line"),
+              "adam_beta1": (0.9, "default"), "adam_beta2": (0.999, "default"),
+              "projection_learning_rate": (1e-3, "command line")}
+    card = build_model_card(method="ce", run_dir=make_run(tmp_path, export, **no_ops))
+    shown = hyperparameters(card)
+    assert {"learning_rate", "augment", "optim", "max_steps"} <= set(shown)
+    assert not set(shown) & (set(no_ops) - {"augment", "optim"}), shown  # ce has no heads
+
+    active = {"label_smoothing_factor": (0.1, "command line"), "weight_decay": (0.2, "preset"),
+              "warmup_steps": (0.1, "preset"), "bf16": (True, "command line"), "max_grad_norm": (1.0, "default"),
+              "gradient_accumulation_steps": (4, "command line"), "projection_learning_rate": (1e-3, "command line"),
+              "swa": (False, "default"), "swa_start_epoch": (2, "default"), "interpolation_weight": (1.0, "default")}
+    shown = hyperparameters(build_model_card(method="froster", run_dir=make_run(tmp_path, export, name="froster",
+                                                                                  **active)))
+    assert shown["label_smoothing_factor"] == "0.1" and shown["projection_learning_rate"] == "0.001"  # heads
+    assert {"weight_decay", "warmup_steps", "bf16", "max_grad_norm", "gradient_accumulation_steps"} <= set(shown)
+    shown = hyperparameters(build_model_card(method="open_vclip", run_dir=make_run(tmp_path, export, name="ovc",
+                                                                                     **active)))
+    assert "interpolation_weight" in shown and "swa_start_epoch" not in shown  # SWA off: its start is moot
+    assert "projection_learning_rate" not in shown  # no heads
+    assert inactive_arguments({"lr_scheduler_type": ("constant", "command line")}, None) >= {"warmup_steps"}
+
+
+def test_card_snippet_trusts_remote_code_when_the_repository_ships_the_pipeline(tmp_path, export):
+    run = make_run(tmp_path, export)
+    config = json.loads((run / "config.json").read_text())
+    config["custom_pipelines"] = {"zero-shot-video-classification": {"impl": "x.Y"}}
+    (run / "config.json").write_text(json.dumps(config))
+    card = build_model_card(method="ce", run_dir=run, repo_id="org/toy")
+    assert 'pipeline("zero-shot-video-classification", model="org/toy", trust_remote_code=True)' in card.text
+
+
 def test_training_length_reports_the_budget_that_applied():
     assert training_length({"max_steps": (300, "preset"), "num_train_epochs": (3.0, "default")}) == \
         "Trained for 300 optimizer steps (`max_steps`; `num_train_epochs` unused)."
@@ -205,7 +253,8 @@ def test_every_family_template_renders_a_valid_card(tmp_path, export, method):
     run = make_run(tmp_path, export, method=method)
     card = build_model_card(method=method, base_model=TOY_CLIP, repo_id="org/toy", run_dir=run)
     reloaded = ModelCard(str(card))
-    assert reloaded.data.pipeline_tag == "zero-shot-video-classification"
+    assert (reloaded.data.library_name, reloaded.data.pipeline_tag) == ("transformers", "video-classification")
+    assert {"zero-shot", "hfvideoclip", method, "custom_code"} <= set(reloaded.data.tags)
     assert eval_values(reloaded)[("split1", "hm")] == 30.0
     assert "org/toy" in card.text and "synthetic toy world" in card.text
     if method in CARD_FAMILIES:
@@ -299,10 +348,18 @@ def test_msta_and_ost_runs_keep_what_their_model_needs(tmp_path, export):
     msta = make_run(tmp_path, export, method="msta", name="msta-run", adaptation=("msta", "preset"),
                     temporal_mode=("viclip", "preset"))
     write_adapter(msta / "msta", TOY_CLIP)
+    with pytest.raises(ValueError, match=r"no `adapter` field but .*msta.*to_video_clip_model\(\)"):
+        push_run(msta, "org/msta", dry_run=True, staging_dir=tmp_path / "refused")  # exported before config.adapter
+    from hfvideoclip.adapters.msta import MstaConfig
+
+    config = json.loads((msta / "config.json").read_text())
+    (msta / "config.json").write_text(json.dumps({**config, "adapter": MstaConfig(dim=8).to_model_adapter()}))
     staged = push_run(msta, "org/msta", dry_run=True, staging_dir=tmp_path / "m")
     assert {"msta/adapter_config.json", "msta/adapter_model.safetensors"} <= set(staged.files)
     card = (tmp_path / "m" / "README.md").read_text()
-    assert 'snapshot_download("org/msta")' in card and "@misc{chen2024msta" in card
+    assert "@misc{chen2024msta" in card and "snapshot_download" not in card  # the adapters load with the model
+    assert 'AutoModel.from_pretrained("org/msta", trust_remote_code=True)' in card
+    assert "`adapter` in `config.json`" in card
 
     ost = make_run(tmp_path, export, method="ost", name="ost-run")
     (ost / "descriptors.json").write_text(json.dumps({"moving left": {"spatial": ["a shape"], "temporal": ["x"]}}))

@@ -30,8 +30,15 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-LIBRARY_NAME = "hfvideoclip"
-PIPELINE_TAG = "zero-shot-video-classification"
+LIBRARY_NAME = "transformers"
+"""The card's `library_name`: one the Hub knows. The model loads with transformers (`AutoModel`, the code in the
+repository through `trust_remote_code=True`); the `hfvideoclip` and `custom_code` tags say the rest."""
+PIPELINE_TAG = "video-classification"
+"""The card's `pipeline_tag` and the `model-index` task type: the Hub's task (it has no zero-shot video task; the
+`zero-shot` tag says so)."""
+PIPELINE_TASK = "zero-shot-video-classification"
+"""The transformers pipeline task hfvideoclip registers (`pipeline(PIPELINE_TASK, ...)`, the repository's
+`config.custom_pipelines` key)."""
 DEFAULT_LICENSE = "apache-2.0"
 """The card's `license` when none is given: the license of hfvideoclip (pyproject), whose code files the repository
 carries for `trust_remote_code`. The weights also inherit the base model's terms (OpenAI CLIP: MIT); pass
@@ -78,9 +85,10 @@ ADAPTATIONS = {
     "lora": "LoRA adapters (peft) on `{lora_target_modules}` (rank {lora_r}, alpha {lora_alpha}), merged into the "
             "weights at export; the adapter alone is in `adapter/`",
     "msta": "MSTA adapters (vision and text bottlenecks sharing one middle projection per block, a temporal "
-            "convolution on the video side); the towers are frozen and the adapters cannot be merged: the base "
-            "weights are at the top level, the adapter in `msta/`",
-    "adapter": "AdaptFormer-style bottleneck adapters in both towers (towers frozen), kept apart in `msta/`",
+            "convolution on the video side); the towers are frozen and the adapters cannot be merged: they are "
+            "part of the model (`adapter` in config.json), and alone in `msta/`",
+    "adapter": "AdaptFormer-style bottleneck adapters in both towers (towers frozen), part of the model (`adapter` "
+               "in config.json) and alone in `msta/`",
 }
 PROTOCOLS = {
     "toy-b2n": "the toy world's base-to-novel protocol: procedurally rendered videos of coloured shapes moving; "
@@ -295,7 +303,8 @@ def training_length(values: Mapping[str, tuple[Any, str | None]], trainer_state:
 def hyperparameter_rows(values: Mapping[str, tuple[Any, str | None]], method: str | None) -> list[tuple[str, str, str]]:
     """`(name, value, source)` rows of the arguments that shaped the model: the shared optimisation and data flags,
     the adaptation's own flags, the method's config fields, and any other flag set by the preset or the command
-    line; Trainer's unused `num_train_epochs` is left out when `max_steps` applies, token-like fields never shown."""
+    line; Trainer's unused `num_train_epochs` is left out when `max_steps` applies, token-like fields never shown,
+    and so is every argument the run ignored or that was set to a no-op (`inactive_arguments`)."""
     if not values:
         return []
     adaptation = values.get("adaptation", (None, None))[0]
@@ -305,7 +314,7 @@ def hyperparameter_rows(values: Mapping[str, tuple[Any, str | None]], method: st
         names += [f.name for f in dataclasses.fields(config_class)]
     names += sorted(name for name, (_, source) in values.items() if source in ("preset", "command line"))
     max_steps = values.get("max_steps", (None, None))[0]
-    skip = set(_OPERATIONAL_ARGUMENTS)
+    skip = set(_OPERATIONAL_ARGUMENTS) | inactive_arguments(values, method)
     if max_steps is not None and int(max_steps) > 0:
         skip.add("num_train_epochs")
     else:
@@ -322,6 +331,51 @@ def hyperparameter_rows(values: Mapping[str, tuple[Any, str | None]], method: st
             continue
         rows.append((name, _display_value(name, value), source or "-"))
     return rows
+
+
+_NO_OP_VALUES = {"label_smoothing_factor": 0, "weight_decay": 0, "warmup_steps": 0, "warmup_ratio": 0,
+                 "grayscale_probability": 0, "color_jitter_probability": 0, "patch_alpha": 1, "fp16": False,
+                 "bf16": False, "gradient_accumulation_steps": 1}
+"""Values that leave training (or the export) as it would be without the argument."""
+_AUGMENTATION_ARGUMENTS = ("crop_min_area", "horizontal_flip", "grayscale_probability", "color_jitter_probability")
+
+
+def inactive_arguments(values: Mapping[str, tuple[Any, str | None]], method: str | None) -> set[str]:
+    """The recorded arguments that did not shape the model, left out of the card's hyperparameters:
+
+    - a no-op value (`_NO_OP_VALUES`: no label smoothing, no weight decay, no warmup, fp16/bf16 off, ...) and a
+      `max_grad_norm` of 0 or None (no clipping);
+    - what the run ignored: the augmentation flags with `--augment false`, the Adam betas with a non-Adam `optim`,
+      warmup with the `constant` scheduler;
+    - what the method's config says it ignored (`MethodConfig.inactive_fields`: e.g. `projection_learning_rate`
+      for a method without heads, SWA / GWA settings with averaging off)."""
+    def value(name):
+        return values.get(name, (None, None))[0]
+
+    inactive = set()
+    for name, no_op in _NO_OP_VALUES.items():
+        found = value(name)
+        if found is not None and (found == no_op if isinstance(no_op, bool) else
+                                  not isinstance(found, bool) and _is_number(found) and float(found) == no_op):
+            inactive.add(name)
+    clip = value("max_grad_norm")
+    if "max_grad_norm" in values and (clip is None or _is_number(clip) and float(clip) <= 0):
+        inactive.add("max_grad_norm")
+    if value("augment") is False:
+        inactive.update(_AUGMENTATION_ARGUMENTS)
+    if value("optim") is not None and "adam" not in str(value("optim")).lower():
+        inactive.update(("adam_beta1", "adam_beta2", "adam_epsilon"))
+    if str(value("lr_scheduler_type")) in ("constant", "SchedulerType.CONSTANT"):
+        inactive.update(("warmup_steps", "warmup_ratio"))
+    config_class = _objective_attribute(method, "config_class")
+    if config_class is not None and dataclasses.is_dataclass(config_class):
+        names = {f.name for f in dataclasses.fields(config_class) if f.init}
+        try:
+            config = config_class(**{name: value(name) for name in names if name in values})
+            inactive.update(config.inactive_fields())
+        except Exception:  # a config recorded by another version: its own fields are shown as they are
+            pass
+    return inactive
 
 
 def _markdown_table(header: tuple[str, ...], rows: list[tuple]) -> str:
@@ -500,8 +554,8 @@ def build_model_card(*, method: str | None, base_model: str | None = None, resul
     protocol = (results or {}).get("protocol") or value("protocol")
     eval_results = eval_results_from(results)
     dataset_name = value("dataset_name")
-    tags = ["video", "clip", "open-vocabulary", "video-text", "hfvideoclip", str(method), f"temporal-{temporal_mode}",
-            adaptation]
+    tags = ["zero-shot", "hfvideoclip", str(method), "custom_code", "video", "clip", "open-vocabulary", "video-text",
+            f"temporal-{temporal_mode}", adaptation]
     if protocol and str(protocol).startswith("toy-"):
         tags.append("toy-world")
     card_data = ModelCardData(
@@ -537,8 +591,9 @@ def build_model_card(*, method: str | None, base_model: str | None = None, resul
         eval_templates=value("eval_templates", "kinetics"),
         has_adapter="adapter" in files or adaptation == "lora", has_msta="msta" in files or adaptation in ("msta",
                                                                                                          "adapter"),
+        built_in_adapter=bool(config.get("adapter")),
         has_descriptors="descriptors.json" in files, has_plots=any(f.startswith("plot_") for f in files),
-        remote_pipeline=PIPELINE_TAG in custom_pipelines, version=_library_version(),
+        remote_pipeline=PIPELINE_TASK in custom_pipelines, version=_library_version(),
     )
     template_path = card_template_path(method)
     loader = jinja2.FileSystemLoader([str(template_path.parent), str(TEMPLATES_DIRECTORY)])
@@ -580,9 +635,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["CARD_FAMILIES", "DEFAULT_LICENSE", "HEADLINE_METRICS", "LIBRARY_NAME", "PIPELINE_TAG",
+__all__ = ["CARD_FAMILIES", "DEFAULT_LICENSE", "HEADLINE_METRICS", "LIBRARY_NAME", "PIPELINE_TAG", "PIPELINE_TASK",
            "TEMPLATES_DIRECTORY", "argument_values", "available_card_templates", "backbone_description",
            "build_model_card", "card_family", "card_template_path", "eval_results_from", "hyperparameter_rows",
+           "inactive_arguments",
            "is_hub_id", "recorded_base_model", "reported_metrics", "resolve_base_model", "results_table",
            "sync_card_templates", "training_length", "write_model_card"]
 

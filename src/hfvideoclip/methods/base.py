@@ -39,6 +39,12 @@ class MethodConfig:
     def validate(self, args: VideoClipTrainingArguments) -> None:
         """Raise a ValueError for settings that conflict with the shared training arguments."""
 
+    def inactive_fields(self) -> set[str]:
+        """Names of this config's fields, and of shared training arguments, that a run with these settings ignores
+        (e.g. `projection_learning_rate` when the objective has no heads, SWA settings with SWA off): the model
+        card leaves them out of the hyperparameters. Default: none."""
+        return set()
+
 
 @dataclass
 class ObjectiveContext:
@@ -148,6 +154,19 @@ class Objective(nn.Module):
         """Files the exported model needs besides its weights (OST: its descriptors). Default: none."""
 
     # ------------------------------------------------------------------ shared helpers
+    @property
+    def label_smoothing(self) -> float:
+        """`--label_smoothing_factor`: the smoothing of every classification cross-entropy of the method."""
+        return float(getattr(self.args, "label_smoothing_factor", 0.0) or 0.0)
+
+    def cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The classification loss of every method (`objectives.cross_entropy.classification_loss`): mean
+        cross-entropy of `(B, C)` logits against `(B,)` labels, smoothed by `--label_smoothing_factor`, i.e.
+        `F.cross_entropy(logits, labels, label_smoothing=args.label_smoothing_factor)`."""
+        from ..objectives.cross_entropy import classification_loss
+
+        return classification_loss(logits, labels, label_smoothing=self.label_smoothing)
+
     @property
     def projection_dim(self) -> int:
         return int(base_model(self.student).config.projection_dim)

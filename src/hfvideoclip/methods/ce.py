@@ -7,7 +7,6 @@ from typing import ClassVar
 
 import torch
 
-from ..objectives.cross_entropy import classification_loss
 from .base import MethodConfig, Objective
 
 
@@ -16,6 +15,9 @@ class CrossEntropyConfig(MethodConfig):
     """ViFi-CLIP has no flags of its own: backbone, adaptation and optimiser are shared flags."""
 
     _argument_group_name: ClassVar[str] = "ce (ViFi-CLIP) options"
+
+    def inactive_fields(self) -> set[str]:
+        return {"projection_learning_rate"}  # no heads
 
 
 class CrossEntropyObjective(Objective):
@@ -33,7 +35,7 @@ class CrossEntropyObjective(Objective):
         text = self.class_embeddings()
         scored = video_transform(video) if video_transform is not None else video
         logits = self.student.compute_logits(scored, text, frame_embeds=frames)
-        return classification_loss(logits, labels), video, frames, text
+        return self.cross_entropy(logits, labels), video, frames, text
 
     def loss(self, pixel_values_videos, labels):
         ce, *_ = self.classification(pixel_values_videos, labels)

@@ -105,7 +105,7 @@ class FrosterObjective(CrossEntropyObjective):
         video, frames = self.student.get_video_features(pixel_values_videos=pixel_values_videos,
                                                         return_frame_embeds=True)
         text = self.student.get_class_embeddings(input_ids=ids, attention_mask=mask)
-        ce = torch.nn.functional.cross_entropy(self.student.compute_logits(video, text, frame_embeds=frames), labels)
+        ce = self.cross_entropy(self.student.compute_logits(video, text, frame_embeds=frames), labels)
         teacher = self.frozen_teacher.to(pixel_values_videos.device)
         with torch.no_grad():
             teacher_frames = F.normalize(teacher.get_frame_features(pixel_values_videos).float(), dim=-1)

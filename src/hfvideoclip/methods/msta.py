@@ -45,6 +45,11 @@ class MstaMethodConfig(MethodConfig):
             raise ValueError(f"--consistency_template needs a '{{}}' for the class name, got "
                              f"{self.consistency_template!r}.")
 
+    def inactive_fields(self) -> set[str]:
+        inactive = {"projection_learning_rate"}  # no heads (the adapters train at --learning_rate)
+        inactive.add("num_descriptions" if self.spatial_descriptions_file else "description_class_names_file")
+        return inactive
+
 
 class MstaObjective(CrossEntropyObjective):
     config_class = MstaMethodConfig

@@ -12,7 +12,6 @@ from typing import ClassVar
 
 import torch
 
-from ..objectives.cross_entropy import classification_loss
 from ..objectives.open_mede import QUERY_WEIGHT, assign_gradients, first_order_meta_step
 from .base import MethodConfig, step_generator
 from .ce import CrossEntropyObjective
@@ -42,6 +41,12 @@ class OpenMedeConfig(MethodConfig):
                              f"support and a query half: --per_device_train_batch_size must be at least "
                              f"{2 * self.meta_tasks} (got {args.per_device_train_batch_size}).")
 
+    def inactive_fields(self) -> set[str]:
+        inactive = {"projection_learning_rate"}  # no heads
+        if not self.gwa:
+            inactive.update(("gwa_mu", "gwa_sigma", "gwa_every_n_steps"))
+        return inactive
+
 
 class OpenMedeObjective(CrossEntropyObjective):
     config_class = OpenMedeConfig
@@ -66,8 +71,8 @@ class OpenMedeObjective(CrossEntropyObjective):
 
         def loss_fn(params, batch):
             pixels, targets = batch
-            return classification_loss(self.scores_with(params, pixels, step_generator(*generator_seed, 1)),
-                                       targets)
+            return self.cross_entropy(self.scores_with(params, pixels, step_generator(*generator_seed, 1)),
+                                      targets)
 
         return first_order_meta_step(self.student, loss_fn, (pixel_values_videos[:half], labels[:half]),
                                      (pixel_values_videos[half:], labels[half:]), alpha=alpha, delta=delta,

@@ -12,7 +12,6 @@ from typing import ClassVar
 
 import torch
 
-from ..objectives.cross_entropy import classification_loss
 from ..objectives.open_vclip import (
     INTERPOLATION_LOSS_WEIGHT,
     INTERPOLATION_RATIO_HIGH,
@@ -42,6 +41,14 @@ class OpenVclipConfig(MethodConfig):
         if not 0.0 <= self.interpolation_max_ratio <= 1.0:
             raise ValueError(f"--interpolation_max_ratio must lie in [0, 1], got {self.interpolation_max_ratio}.")
 
+    def inactive_fields(self) -> set[str]:
+        inactive = {"projection_learning_rate"}  # no heads
+        if not self.swa:
+            inactive.add("swa_start_epoch")
+        if not self.interpolation_weight:
+            inactive.add("interpolation_max_ratio")
+        return inactive
+
 
 class OpenVclipObjective(CrossEntropyObjective):
     """L = CE(theta) + w * CE(r theta_CLIP + (1 - r) theta); theta_CLIP = the trainable tensors at the start."""
@@ -65,7 +72,7 @@ class OpenVclipObjective(CrossEntropyObjective):
 
         def loss_fn(params, batch):
             pixels, targets = batch
-            return classification_loss(self.scores_with(params, pixels), targets)
+            return self.cross_entropy(self.scores_with(params, pixels), targets)
 
         interpolated = interpolated_weight_loss(self.student, loss_fn, (pixel_values_videos, labels),
                                                 self.anchor_weights, ratio)

@@ -47,6 +47,12 @@ class TacoConfig(MethodConfig):
         if self.num_anchors < 1:
             raise ValueError(f"--num_anchors must be positive, got {self.num_anchors}.")
 
+    def inactive_fields(self) -> set[str]:
+        inactive = set() if self.specialization_projection else {"projection_learning_rate"}  # the one head
+        if not self.rsd_weight:
+            inactive.update(("num_anchors", "rsd_temperature", "ema_momentum"))
+        return inactive
+
 
 class TacoObjective(CrossEntropyObjective):
     config_class = TacoConfig

@@ -129,6 +129,54 @@ class VideoClipTrainingArguments(TrainingArguments):
             read_class_descriptions(self.class_descriptions)  # a wrong path or file fails before anything loads
         if self.patch_alpha is not None and not 0.0 <= self.patch_alpha <= 1.0:
             raise ValueError(f"--patch_alpha must lie in [0, 1], got {self.patch_alpha}.")
+        if not 0.0 <= self.label_smoothing_factor <= 1.0:
+            raise ValueError(f"--label_smoothing_factor must lie in [0, 1], got {self.label_smoothing_factor}.")
+        _check_unhonoured(self)
+
+
+# TrainingArguments fields that `VideoClipTrainer` cannot honour (its evaluation scores whole datasets with the
+# evaluation harness, its collator decodes fixed-length clips, its inputs are videos): (field, set?, why and fix).
+# Honoured ones, for the record: compute_metrics, preprocess_logits_for_metrics, prediction_loss_only (metrics
+# without compute_metrics), batch_eval_metrics (compute_metrics called once with compute_result=True),
+# include_for_metrics=["loss"] (per-video losses), eval_accumulation_steps and eval_use_gather_object (the harness
+# moves every batch's logits to the CPU and gathers them as objects anyway), label_smoothing_factor (every method's
+# cross-entropy; refused by ost), average_tokens_across_devices (the objectives take no loss kwargs: each process
+# averages its own batch, DDP averages the gradients, which is what either value gives for equal batch sizes).
+_UNHONOURED = (
+    ("eval_do_concat_batches", lambda a: not a.eval_do_concat_batches,
+     "evaluation scores each eval dataset whole and compute_metrics always gets (N, C) arrays; remove the flag."),
+    ("include_for_metrics", lambda a: "inputs" in (a.include_for_metrics or []),
+     "'inputs' would hand compute_metrics every decoded video; only 'loss' (per-video losses) is supported."),
+    ("label_names", lambda a: a.label_names not in (None, ["labels"]),
+     "the collator always passes the dataset's 'label' column as 'labels'; rename your column to 'label' instead."),
+    ("train_sampling_strategy", lambda a: getattr(a, "train_sampling_strategy", "random") in (
+        "group_by_length", "batch_rebalance"),
+     "every training clip has --num_frames frames, there are no lengths to group or balance; use random or "
+     "sequential."),
+    ("group_by_length", lambda a: bool(getattr(a, "group_by_length", False)),
+     "every training clip has --num_frames frames, there are no lengths to group; remove the flag."),
+    ("length_column_name", lambda a: a.length_column_name != "length",
+     "it only serves length-grouped sampling, which video clips of --num_frames frames do not use; remove the flag."),
+    ("fp16_full_eval", lambda a: a.fp16_full_eval,
+     "evaluation runs the student as it trains (its weights' dtype); remove the flag."),
+    ("bf16_full_eval", lambda a: a.bf16_full_eval,
+     "evaluation runs the student as it trains (its weights' dtype); remove the flag."),
+    ("neftune_noise_alpha", lambda a: a.neftune_noise_alpha is not None,
+     "NEFTune perturbs a language model's input token embeddings; hfvideoclip's inputs are videos; remove the flag."),
+    ("include_num_input_tokens_seen", lambda a: a.include_num_input_tokens_seen not in ("no", False, None),
+     "the inputs are videos, not tokens: nothing would be counted; remove the flag."),
+    ("use_liger_kernel", lambda a: a.use_liger_kernel,
+     "Liger kernels patch language models; the objective is not one; remove the flag."),
+    ("past_index", lambda a: getattr(a, "past_index", -1) != -1,
+     "the objectives keep no past states between steps; remove the flag."),
+)
+
+
+def _check_unhonoured(args) -> None:
+    """A TrainingArguments field set to a value `VideoClipTrainer` would silently ignore: one line naming it."""
+    for name, is_set, why in _UNHONOURED:
+        if hasattr(args, name) and is_set(args):
+            raise ValueError(f"--{name} {getattr(args, name)!r} has no effect in hfvideoclip training: {why}")
 
 
 _TRACKERS = {"tensorboard": ("is_tensorboard_available", "tensorboard"), "wandb": ("is_wandb_available", "wandb"),

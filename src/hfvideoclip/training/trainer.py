@@ -2,7 +2,8 @@
 
 `compute_loss` runs the objective and logs every named term apart (averaged across processes at each log); an
 objective with a custom training step (Open-MeDe's meta step) replaces the ordinary backward. Evaluation scores
-each eval dataset against its own class vocabulary with the evaluation harness. The objective's callbacks and the
+each eval dataset against its own class vocabulary with the evaluation harness and reports accuracy, `eval_loss`
+(the cross-entropy of the model's own scores) and the user's `compute_metrics`. The objective's callbacks and the
 optimizer-step hook (EMA teachers) are wired here, so nothing outside a method's module names the method.
 """
 
@@ -226,31 +227,87 @@ class VideoClipTrainer(HubPushMixin, Trainer):
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
-        """Open-vocabulary top-1/top-5 of the student on each eval dataset, in its own vocabulary."""
-        from ..evaluation.harness import evaluate_dataset
-        from ..evaluation.metrics import harmonic_mean, topk_accuracy
+        """Score the student on each eval dataset in its own vocabulary (the evaluation harness: one centre view per
+        video, the model's own scoring head) and report, per dataset:
 
+        - `top1`, `top5`: open-vocabulary accuracy; `hm`: the harmonic mean of `base` and `novel` top-1 when both
+          are eval datasets;
+        - `loss`: `evaluation_losses`, the cross-entropy of the view-averaged scaled logits (`EvalOutput.logits`)
+          against the labels, unsmoothed: the mean of -log p(label) under the model's own class probabilities;
+        - the dict of `compute_metrics(EvalPrediction(predictions=logits (N, C), label_ids=(N,)))` (numpy; the
+          logits through `preprocess_logits_for_metrics(logits, labels)` if given; `losses` (N,) too with
+          `--include_for_metrics loss`; one call with `compute_result=True` under `--batch_eval_metrics`; not
+          called with `--prediction_loss_only`);
+        - `runtime`, `samples_per_second` (`transformers.trainer_utils.speed_metrics`).
+
+        A single dataset names them `eval_top1`, `eval_loss`, `eval_<metric>`; a dict of datasets
+        `eval_<name>_top1`, `eval_<name>_loss`, `eval_<name>_<metric>`, plus `eval_loss`, the mean of their losses, so
+        `metric_for_best_model="eval_loss"`, `load_best_model_at_end` and early stopping work either way.
+        `ignore_keys` concerns outputs the Trainer gathers; there are none here."""
         datasets = eval_dataset if eval_dataset is not None else self.eval_dataset
         if datasets is None:
             return {}
-        if not isinstance(datasets, dict):
-            datasets = {"test": datasets}
+        named = isinstance(datasets, dict)
+        if not named:
+            datasets = {None: datasets}
         student = self.objective.student
         was_training = student.training
         student.eval()
-        metrics = {}
-        for name, dataset in datasets.items():
-            output = evaluate_dataset(student, self.processor, dataset, progress=False,
-                                      batch_size=self.args.per_device_eval_batch_size)
-            metrics[f"{metric_key_prefix}_{name}_top1"] = topk_accuracy(output.scores, output.labels, 1)
-            metrics[f"{metric_key_prefix}_{name}_top5"] = topk_accuracy(output.scores, output.labels, 5)
-        base, novel = metrics.get(f"{metric_key_prefix}_base_top1"), metrics.get(f"{metric_key_prefix}_novel_top1")
-        if base is not None and novel is not None:
-            metrics[f"{metric_key_prefix}_hm"] = harmonic_mean(base, novel)
-        student.train(was_training)
+        metrics, losses = {}, []
+        try:
+            for name, dataset in datasets.items():
+                prefix = metric_key_prefix if name is None else f"{metric_key_prefix}_{name}"
+                dataset_metrics = self._evaluate_dataset(dataset, prefix)
+                losses.append(dataset_metrics[f"{prefix}_loss"])
+                metrics.update(dataset_metrics)
+        finally:
+            student.train(was_training)
+        if named:
+            from ..evaluation.metrics import harmonic_mean
+
+            metrics[f"{metric_key_prefix}_loss"] = float(sum(losses) / len(losses))
+            base, novel = metrics.get(f"{metric_key_prefix}_base_top1"), metrics.get(f"{metric_key_prefix}_novel_top1")
+            if base is not None and novel is not None:
+                metrics[f"{metric_key_prefix}_hm"] = harmonic_mean(base, novel)
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
+
+    def _evaluate_dataset(self, dataset, prefix: str) -> dict[str, float]:
+        """`{prefix}_top1`, `_top5`, `_loss`, the user's `compute_metrics` and speed metrics of one eval dataset."""
+        import time
+
+        from transformers.trainer_utils import denumpify_detensorize, speed_metrics
+
+        from ..evaluation.harness import evaluate_dataset
+        from ..evaluation.metrics import topk_accuracy
+
+        start = time.time()
+        output = evaluate_dataset(self.objective.student, self.processor, dataset, progress=False,
+                                  batch_size=self.args.per_device_eval_batch_size)
+        loss, per_video = evaluation_losses(output)
+        metrics = {f"{prefix}_top1": topk_accuracy(output.scores, output.labels, 1),
+                   f"{prefix}_top5": topk_accuracy(output.scores, output.labels, 5), f"{prefix}_loss": loss}
+        for key, value in denumpify_detensorize(self._user_metrics(output, per_video) or {}).items():
+            metrics[key if key.startswith(f"{prefix}_") else f"{prefix}_{key}"] = value
+        metrics.update(speed_metrics(prefix, start, num_samples=len(output.labels)))
+        return metrics
+
+    def _user_metrics(self, output, per_video: torch.Tensor) -> dict:
+        """`compute_metrics` on one dataset's logits and labels, as the Trainer's evaluation loop would call it."""
+        if self.compute_metrics is None or self.args.prediction_loss_only:
+            return {}
+        from transformers.trainer_utils import EvalPrediction
+
+        logits, labels = output.logits if output.logits is not None else output.scores, output.labels
+        if self.preprocess_logits_for_metrics is not None:
+            logits = self.preprocess_logits_for_metrics(logits, labels)
+        extra = {"losses": per_video.numpy()} if "loss" in (self.args.include_for_metrics or []) else {}
+        prediction = EvalPrediction(predictions=logits.detach().cpu().numpy(), label_ids=labels.cpu().numpy(),
+                                    **extra)
+        if self.args.batch_eval_metrics:  # the whole dataset as one batch, and the last one
+            return self.compute_metrics(prediction, compute_result=True)
+        return self.compute_metrics(prediction)
 
     # ------------------------------------------------------------------ saving
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
@@ -268,4 +325,20 @@ class VideoClipTrainer(HubPushMixin, Trainer):
             self.exporter(self.objective, output_dir, student=student)
 
 
-__all__ = ["VideoClipTrainer", "dataset_class_names", "flip_preserves_labels", "training_augmentation"]
+def evaluation_losses(output) -> tuple[float, torch.Tensor]:
+    """(mean, per video) cross-entropy of an `EvalOutput`: `F.cross_entropy(output.logits, output.labels)`, the
+    logits being the view-averaged scaled logits of the model's scoring head, without label smoothing. It is -log of
+    the model's own probability of the true class: exactly with one view per video (the trainer's evaluation) or
+    `view_pooling="logits"`; with several views and `"probabilities"` pooling it scores the views' mean logits.
+    An output without logits falls back to -log of its probabilities."""
+    labels = output.labels.long()
+    if output.logits is not None:
+        per_video = torch.nn.functional.cross_entropy(output.logits.float(), labels, reduction="none")
+    else:
+        per_video = -output.scores.float().clamp_min(torch.finfo(torch.float32).tiny).log().gather(
+            1, labels[:, None]).squeeze(1)
+    return float(per_video.mean()), per_video
+
+
+__all__ = ["VideoClipTrainer", "dataset_class_names", "evaluation_losses", "flip_preserves_labels",
+           "training_augmentation"]
