@@ -73,7 +73,7 @@ def test_processor_normalises_with_config_mean_std():
     frames = np.full((4, 32, 32, 3), 128, np.uint8)
     video_processor = VideoClipVideoProcessor(num_frames=4, size=32, image_mean=[0.5, 0.4, 0.3],
                                               image_std=[0.2, 0.25, 0.5])
-    pixels = video_processor(frames)
+    pixels = video_processor(frames)["pixel_values_videos"]
     expected = (128 / 255 - torch.tensor([0.5, 0.4, 0.3])) / torch.tensor([0.2, 0.25, 0.5])
     torch.testing.assert_close(pixels[0, 0, :, 16, 16], expected, atol=1e-4, rtol=1e-4)
 
@@ -81,16 +81,18 @@ def test_processor_normalises_with_config_mean_std():
 def test_processor_accepts_path_bytes_file_object_array_and_tensor(model_dir, mp4_path):
     video_processor = VideoClipProcessor.from_pretrained(model_dir).video_processor
     data = mp4_path.read_bytes()
-    outputs = [video_processor(source) for source in (str(mp4_path), mp4_path, data, io.BytesIO(data))]
+    outputs = [video_processor(source)["pixel_values_videos"]
+               for source in (str(mp4_path), mp4_path, data, io.BytesIO(data))]
     for other in outputs[1:]:
         torch.testing.assert_close(other, outputs[0])
     array = coloured_video()
-    torch.testing.assert_close(video_processor(array), video_processor(torch.from_numpy(array)))
+    torch.testing.assert_close(video_processor(array)["pixel_values_videos"],
+                               video_processor(torch.from_numpy(array))["pixel_values_videos"])
 
 
 def test_short_video_is_sampled_with_repetition(model_dir):
     video_processor = VideoClipProcessor.from_pretrained(model_dir).video_processor
-    pixels = video_processor(coloured_video(frames=2))
+    pixels = video_processor(coloured_video(frames=2))["pixel_values_videos"]
     assert pixels.shape == (1, 4, 3, 32, 32)
 
 
@@ -185,7 +187,7 @@ def test_pipeline_bfloat16(model_dir):
     # Workers pass the views back in the model's dtype (half the bytes), with the scores of float32 views cast later.
     views = clf.preprocess(coloured_video())["pixel_values_videos"]
     assert views.dtype == torch.bfloat16
-    as_float = {"pixel_values_videos": clf.processor.video_processor([coloured_video()])}
+    as_float = {"pixel_values_videos": clf.processor.video_processor([coloured_video()])["pixel_values_videos"]}
     assert torch.equal(views, as_float["pixel_values_videos"].to(torch.bfloat16))
     kwargs = dict(candidate_labels=("red circle", "blue square"), hypothesis_template="a video of {} .")
     torch.testing.assert_close(clf._forward({"pixel_values_videos": views}, **kwargs)["scores"],

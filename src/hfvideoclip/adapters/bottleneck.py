@@ -6,8 +6,12 @@
   shared projection and the temporal branch off (down, ReLU, dropout, up; MSTA Tab. 6a "w/o shared layers").
 
 Only the adapters train (`trains_model_weights = False`). They cannot be folded into the weights (ReLUs, a parallel
-branch, a convolution over time), so the export writes the base model in the output folder and the adapter in its
-`msta/` subfolder; `load_video_clip_model(folder)` puts them together again.
+branch, a convolution over time), so they are part of the exported model: `config.adapter` describes them, their
+weights are in `model.safetensors` and their code in the shipped `bottleneck_adapters.py`
+(`MstaModel.to_video_clip_model`), so `AutoModel` / `pipeline(..., trust_remote_code=True)` load them without the
+package. The adapter alone is also saved in the `msta/` subfolder (`MstaModel.from_pretrained(base, folder/msta)`);
+`load_video_clip_model(folder)` gives the `MstaModel` back, also for folders exported before `config.adapter`
+(base weights + `msta/`).
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ class MstaAdaptation(Adaptation):
         return copy.deepcopy(model)
 
     def save(self, exported, output_dir, trained=None):
-        copy.deepcopy(exported).unload().save_pretrained(output_dir)
+        """The model with its adapters built in (`config.adapter`) in `output_dir`, the adapter alone in
+        `output_dir/msta/`."""
+        exported.to_video_clip_model().save_pretrained(output_dir)
         exported.save_pretrained(os.path.join(output_dir, MSTA_SUBFOLDER))
 
 
@@ -66,15 +72,27 @@ class AdapterAdaptation(MstaAdaptation):
     temporal = False
 
 
+def has_adapters(model) -> bool:
+    """Whether `model` already holds MSTA / adapter weights: an `MstaModel`, wrapped blocks, or adapters built in
+    (`config.adapter`)."""
+    from .msta import MstaModel
+    from .msta.layer import _MstaBlock
+
+    if isinstance(model, MstaModel) or getattr(getattr(model, "config", None), "adapter", None):
+        return True
+    return any(isinstance(module, _MstaBlock) for module in model.modules())
+
+
 def load_saved_adapter(model, folder: str):
     """`model` with the MSTA / adapter weights saved in `folder/msta` (an `MstaModel`, frozen, eval mode), or
-    `model` itself when the folder has none."""
+    `model` itself when the folder has none or `model` has its adapters already (`has_adapters`: a folder
+    exported with `config.adapter` loads them with the model)."""
     from .msta import CONFIG_NAME, MstaModel
 
     adapter_dir = os.path.join(str(folder), MSTA_SUBFOLDER)
-    if not os.path.isfile(os.path.join(adapter_dir, CONFIG_NAME)):
+    if has_adapters(model) or not os.path.isfile(os.path.join(adapter_dir, CONFIG_NAME)):
         return model
     return MstaModel.from_pretrained(model, adapter_dir)
 
 
-__all__ = ["MSTA_SUBFOLDER", "AdapterAdaptation", "MstaAdaptation", "load_saved_adapter"]
+__all__ = ["MSTA_SUBFOLDER", "AdapterAdaptation", "MstaAdaptation", "has_adapters", "load_saved_adapter"]

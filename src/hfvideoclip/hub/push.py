@@ -8,7 +8,8 @@ repository, upload it in one commit.
 
 Staged from RUN_DIR (the folder `recipes/train.py` exported to): the safetensors weights, `config.json` (with its
 `auto_map`) and the `*.py` code files `trust_remote_code` loads, the processor files, `descriptors.json` (OST),
-the `msta/` adapter folder (msta / adapter runs), the `adapter/` LoRA folder (LoRA runs: the merged model is what
+the `msta/` adapter folder (msta / adapter runs, whose model holds the adapters too: `adapter` in config.json),
+the `adapter/` LoRA folder (LoRA runs: the merged model is what
 loads; its `adapter_config.json` names the base model as a Hub id, or none), `results.json`, `results.md`,
 `plot_*.png`, `train_args.json` and a `README.md` card regenerated for the repository (`hub.model_card`). Never
 staged: `checkpoint-*/` folders, optimizer, scheduler and RNG states, `training_args.bin`; `trainer_state.json`
@@ -128,6 +129,11 @@ def check_exported_model(run_dir: str | os.PathLike) -> dict:
         ("processor_config.json auto_map", (_read_json(run / "processor_config.json").get("auto_map") or {})
          .get("AutoProcessor")),
         ("pipeline_video_clip.py", (run / "pipeline_video_clip.py").is_file())) if not present]
+    if (run / "msta" / "adapter_config.json").is_file() and not config.get("adapter"):
+        raise ValueError(f"{config_path} has no `adapter` field but {run / 'msta'} holds MSTA / adapter weights: a "
+                         "Hub repository made from it would load the base model without them. Save it again with "
+                         "this version: from hfvideoclip.models.loading import load_video_clip_model; "
+                         "load_video_clip_model(run_dir).to_video_clip_model().save_pretrained(run_dir).")
     if stale:
         raise ValueError(f"{run_dir} was exported by an older hfvideoclip (no {' and no '.join(stale)}): a Hub "
                          "repository made from it would not load its processor or pipeline without the package. "

@@ -30,8 +30,8 @@ def load_video_clip_model(name_or_path, temporal_mode: str | None = None, num_fr
     """A `VideoClipModel` from a VideoClip checkpoint, or from a CLIP one wrapped with `temporal_mode` (default
     `mean`), `num_frames` (default 8) and `vclip_edge` (`VideoClipConfig.vclip_edge`). With
     `require_temporal_mode`, a VideoClip checkpoint of another temporal mode is an error (training a method on a
-    backbone it was not asked for); otherwise its own mode is kept. A folder exported by an `msta` / `adapter` run
-    comes back with its adapter (an `MstaModel`, frozen)."""
+    backbone it was not asked for); otherwise its own mode is kept. A checkpoint with adapters (an `msta` /
+    `adapter` run: `config.adapter`, or a `msta/` subfolder) comes back as an `MstaModel`, frozen."""
     name_or_path = str(name_or_path)
     model_type = checkpoint_model_type(name_or_path)
     if model_type == "clip":
@@ -41,7 +41,11 @@ def load_video_clip_model(name_or_path, temporal_mode: str | None = None, num_fr
         raise ValueError(f"--model {name_or_path!r} is a {model_type!r} checkpoint; hfvideoclip loads CLIP "
                          "(model_type 'clip') and VideoClip ('video_clip') checkpoints.")
     model = VideoClipModel.from_pretrained(name_or_path)
-    if os.path.isdir(name_or_path):  # an exported msta / adapter run: base weights + `msta/` adapter
+    if getattr(model.config, "adapter", None):  # an exported msta / adapter run: adapters built in
+        from ..adapters.msta import MstaModel
+
+        model = MstaModel.from_video_clip_model(model)
+    elif os.path.isdir(name_or_path):  # exported before `config.adapter`: base weights + `msta/` adapter
         from ..adapters.bottleneck import load_saved_adapter
 
         model = load_saved_adapter(model, name_or_path)

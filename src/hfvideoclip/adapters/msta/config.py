@@ -120,6 +120,18 @@ class MstaConfig:
             self.layer_indices(text.num_hidden_layers, "text")
 
     # ------------------------------------------------------------------ serialisation
+    def to_model_adapter(self) -> dict:
+        """The `VideoClipConfig.adapter` dict of a model with these adapters built in: `type` ("adapter" for plain
+        bottlenecks: no middle projection, no temporal branch; "msta" otherwise) and the structural fields."""
+        plain = not (self.shared_projection or self.mid_projection or self.temporal)
+        data = {name: value for name, value in asdict(self).items() if name != "base_model_name_or_path"}
+        return {"type": "adapter" if plain else TUNER_NAME, **data}
+
+    @classmethod
+    def from_model_adapter(cls, adapter: dict, source: str = "config.json `adapter`") -> MstaConfig:
+        """The `MstaConfig` of a `VideoClipConfig.adapter` dict (`to_model_adapter`)."""
+        return cls.from_dict({name: value for name, value in adapter.items() if name != "type"}, source=source)
+
     def to_dict(self) -> dict:
         return {"tuner": TUNER_NAME, **asdict(self)}
 

@@ -13,90 +13,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# The adapter modules ship with saved models (`bottleneck_adapters.py`, for `trust_remote_code`); the tuner's block
+# wrappers below compute the same branch with them.
+from ...models.video_clip.bottleneck_adapters import (  # noqa: F401  (public names of this module)
+    MstaAdapter,
+    MstaProjection,
+    _GradientScale,
+    _init_weights,
+    adapter_delta,
+    add_delta,
+)
 from ...models.video_clip.modeling_video_clip import VideoClipLayout
-
-
-class _GradientScale(torch.autograd.Function):
-    """Identity forward; backward multiplies the gradient by `scale` (MMA's `gradient_scale_layer`)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor):
-        return grad_output * ctx.scale, None
-
-
-def _init_weights(module: nn.Module) -> None:
-    """Kaiming-normal weights (fan_out, ReLU gain) and zero biases on every Linear/Conv3d, as MMA's
-    `_build_adapter`, on which MSTA is built ("All modules in MSTA are initialized using kaiming initialization").
-    Kaiming defines only the weights; zero biases make the branch's output at init a function of the input alone."""
-    for child in module.modules():
-        if isinstance(child, (nn.Linear, nn.Conv3d)):
-            nn.init.kaiming_normal_(child.weight, mode="fan_out", nonlinearity="relu")
-            if child.bias is not None:
-                nn.init.zeros_(child.bias)
-
-
-class MstaProjection(nn.Module):
-    """The middle projection `relu(W x)`, `(..., r) -> (..., r)`: W^ks of Eq. 12-13 when shared by both towers."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.proj = nn.Linear(dim, dim)
-        _init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.proj(x))
-
-
-class MstaAdapter(nn.Module):
-    """One tower's adapter for one block: `(..., D) -> (..., D)` through a bottleneck of width r.
-
-    Args:
-        hidden_size: D, the tower's width.
-        dim: r.
-        dropout: dropout on the bottleneck activations (before the up projections).
-        temporal: add the temporal up projection (vision): Conv3d(r, D, (3, 1, 1), groups=r, padding "same") over
-            the patch grid of `layout`; needs D % r == 0.
-        own_projection: build a middle projection owned by this adapter (False: the shared one is passed to
-            `forward`, or there is none).
-    """
-
-    def __init__(self, hidden_size: int, dim: int, dropout: float = 0.0, temporal: bool = False,
-                 own_projection: bool = False):
-        super().__init__()
-        if temporal and hidden_size % dim:
-            raise ValueError(f"MstaAdapter: the temporal Conv3d (groups={dim}) needs the hidden size "
-                             f"{hidden_size} to be a multiple of dim={dim}.")
-        self.down = nn.Linear(hidden_size, dim)
-        self.mid = MstaProjection(dim) if own_projection else None
-        self.dropout = nn.Dropout(dropout)
-        self.up = nn.Linear(dim, hidden_size)
-        self.temporal_up = (nn.Conv3d(dim, hidden_size, kernel_size=(3, 1, 1), padding="same", groups=dim)
-                            if temporal else None)
-        _init_weights(self)
-
-    def forward(self, x: torch.Tensor, layout: VideoClipLayout | None = None,
-                shared: nn.Module | None = None) -> torch.Tensor:
-        """x: `(rows, length, D)` (the normalised block input), `layout` describing it for the temporal up.
-        `shared`: the block's shared projection, used when this adapter has none of its own."""
-        z = torch.relu(self.down(x))
-        projection = self.mid if self.mid is not None else shared
-        if projection is not None:
-            z = projection(z)
-        z = self.dropout(z)
-        out = self.up(z)
-        if self.temporal_up is not None:
-            if layout is None:
-                raise ValueError("The MSTA temporal up projection needs the clip layout: call the vision block as "
-                                 "layer(hidden_states, layout=layout) (VideoClipVisionTransformer does).")
-            grid = layout.patch_grid(z).permute(0, 4, 1, 2, 3)  # (B, r, T, H, W)
-            temporal = self.temporal_up(grid).permute(0, 2, 3, 4, 1)  # (B, T, H, W, D)
-            out = out + layout.tokens_from_grid(temporal)  # zeros at the class tokens: spatial up only there
-        return out
 
 
 class _MstaBlock(nn.Module):
@@ -123,17 +50,11 @@ class _MstaBlock(nn.Module):
         return f"scale={self.scale}, shared_projection={self.shared is not None}, enabled={self.adapter_enabled}"
 
     def _delta(self, hidden_states: torch.Tensor, layout: VideoClipLayout | None) -> torch.Tensor:
-        dtype = self.adapter.down.weight.dtype
-        scaled = self.gradient_scaling and self.scale != 0.0
-        x = _GradientScale.apply(hidden_states, self.scale) if scaled else hidden_states
-        delta = self.scale * self.adapter(self.base_layer.layer_norm1(x).to(dtype), layout=layout,
-                                          shared=self.shared)
-        return _GradientScale.apply(delta, 1.0 / self.scale) if scaled else delta
+        return adapter_delta(self.adapter, self.base_layer.layer_norm1, hidden_states, self.scale, layout,
+                             self.shared, self.gradient_scaling)
 
     def _combine(self, output, delta: torch.Tensor):
-        if isinstance(output, tuple):  # older transformers releases return (hidden_states, ...)
-            return (output[0] + delta.to(output[0].dtype),) + tuple(output[1:])
-        return output + delta.to(output.dtype)
+        return add_delta(output, delta)
 
 
 class MstaVisionBlock(_MstaBlock):

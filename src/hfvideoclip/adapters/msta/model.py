@@ -7,12 +7,15 @@ place by `MstaVisionBlock` / `MstaTextBlock` wrappers and returns an `MstaModel`
 The shared projections are owned here, once, in `msta_shared` (a `ModuleDict` keyed by the 0-based block index);
 the two wrappers of block i only reference `msta_shared[str(i)]`. Keys of `state_dict` while wrapped:
 `base_model.vision_model.encoder.layers.{i}.base_layer.*` (the frozen block), `...layers.{i}.adapter.*` and
-`msta_shared.{i}.proj.*`; `unload()` restores the original names.
+`msta_shared.{i}.proj.*`; `unload()` restores the original names. `to_video_clip_model()` gives the
+`VideoClipModel` with the adapters built in (`config.adapter`, the form an export saves: it loads anywhere by
+`AutoModel` with `trust_remote_code`) and `from_video_clip_model(model)` wraps such a model again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import os
 
@@ -64,6 +67,9 @@ class MstaModel(nn.Module):
         vision_layers, text_layers = _tower_layers(model)
         if any(isinstance(module, _MstaBlock) for module in model.modules()):
             raise ValueError("This model already has MSTA adapters; call unload() on its MstaModel first.")
+        if getattr(model.config, "adapter", None):
+            raise ValueError("This VideoClipModel has its adapters built in (config.adapter); wrap it with "
+                             "MstaModel.from_video_clip_model(model) instead.")
         config.check_model(model.config)
         if config.base_model_name_or_path is None:
             name = getattr(model, "name_or_path", None)
@@ -190,6 +196,51 @@ class MstaModel(nn.Module):
             model.eval()
         return model
 
+    # ------------------------------------------------------------------ built-in adapters
+    def to_video_clip_model(self) -> nn.Module:
+        """A `VideoClipModel` with these adapters built in (`config.adapter`, weights under the keys of this
+        model's `state_dict` without `base_model.` and `.base_layer`), in eval mode; this model is unchanged. It
+        loads by `AutoModel.from_pretrained(folder, trust_remote_code=True)` without the package once saved."""
+        from ...models.video_clip.modeling_video_clip import add_adapters
+
+        model = copy.deepcopy(self.base_model)
+        for name, module in list(model.named_modules()):  # the deep copy's wrappers give their blocks back
+            if isinstance(module, _MstaBlock):
+                parent_name, _, child = name.rpartition(".")
+                model.get_submodule(parent_name).register_module(child, module.base_layer)
+        spec = self.msta_config.to_model_adapter()
+        model.config.adapter = spec
+        add_adapters(model, spec)
+        state = {_base_key(name): tensor for name, tensor in self.adapter_state_dict().items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        wanted = {name for name in model.state_dict() if _is_adapter_key(name)}
+        if unexpected or wanted - set(state):
+            raise RuntimeError(f"Adapter keys do not match the built-in adapters: unexpected {unexpected[:3]}, "
+                               f"missing {sorted(wanted - set(state))[:3]}.")
+        return model.requires_grad_(True).eval()
+
+    @classmethod
+    def from_video_clip_model(cls, model: nn.Module, is_trainable: bool = False) -> MstaModel:
+        """The `MstaModel` of a `VideoClipModel` with built-in adapters (`config.adapter`), modified in place: its
+        adapters move into the tuner's wrappers (`disable_adapter`, `unload`, `save_pretrained` then apply). Frozen
+        and in eval mode unless `is_trainable`."""
+        from ...models.video_clip.modeling_video_clip import remove_adapters
+
+        spec = getattr(model.config, "adapter", None)
+        if not spec:
+            raise ValueError("This VideoClipModel has no built-in adapters (config.adapter is None); use "
+                             "get_msta_model(model, MstaConfig(...)) to add new ones.")
+        config = MstaConfig.from_model_adapter(spec)
+        state = {name: tensor for name, tensor in model.state_dict().items() if _is_adapter_key(name)}
+        remove_adapters(model)
+        wrapped = cls(model, config)
+        wrapped.load_adapter_state_dict({_tuner_key(name): tensor for name, tensor in state.items()},
+                                        source="the model's built-in adapters")
+        if not is_trainable:
+            wrapped.requires_grad_(False)
+            wrapped.eval()
+        return wrapped
+
     # ------------------------------------------------------------------ unload
     def merge_and_unload(self):
         raise NotImplementedError(
@@ -246,6 +297,21 @@ class MstaModel(nn.Module):
                 own = msta_config.mid_projection and index not in shared
                 total += adapter_parameter_count(tower_config.hidden_size, dim, temporal, own)
         return total
+
+
+def _is_adapter_key(name: str) -> bool:
+    """A `state_dict` key of a built-in adapter: `...layers.{i}.adapter.*` or `msta_shared.{i}.*`."""
+    return ".adapter." in name or name.startswith("msta_shared.")
+
+
+def _base_key(name: str) -> str:
+    """An `MstaModel.adapter_state_dict` key as in the `VideoClipModel` with the adapters built in."""
+    return name if name.startswith("msta_shared.") else name.removeprefix("base_model.")
+
+
+def _tuner_key(name: str) -> str:
+    """The inverse of `_base_key`."""
+    return name if name.startswith("msta_shared.") else f"base_model.{name}"
 
 
 def get_msta_model(model: nn.Module, config: MstaConfig | None = None) -> MstaModel:

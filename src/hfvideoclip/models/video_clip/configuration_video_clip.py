@@ -18,6 +18,9 @@ OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+ADAPTER_FIELDS = ("type", "dim", "start_layer", "end_layer", "scale", "dropout", "towers", "shared_projection",
+                  "mid_projection", "temporal", "gradient_scaling")
+"""Keys of `VideoClipConfig.adapter` (`bottleneck_adapters.py`; `MstaConfig.to_model_adapter` writes them)."""
 
 
 class VideoClipConfig(PreTrainedConfig):
@@ -51,6 +54,14 @@ class VideoClipConfig(PreTrainedConfig):
         `validate`, which sum `softmax` over views). Configs saved before these fields existed take the defaults.
     image_mean, image_std (`list[float]`): normalisation used by the processor (CLIP's by default; ViCLIP uses
         ImageNet's).
+    adapter (`dict`, *optional*): bottleneck adapters that are part of the model (`bottleneck_adapters.py`):
+        `{"type": "msta" | "adapter", "dim", "start_layer", "end_layer", "scale", "dropout", "towers",
+        "shared_projection", "mid_projection", "temporal", "gradient_scaling"}` (the fields of the package's
+        `MstaConfig`). None (default): no adapters.
+
+    `custom_pipelines` (written by `save_pretrained`, pointing `pipeline(..., trust_remote_code=True)` at the shipped
+    `pipeline_video_clip.py`) is kept by the copy of this class that runs as remote code only: the installed
+    package registers the task itself, and with the entry `pipeline()` would insist on `trust_remote_code=True`.
     """
 
     model_type = "video_clip"
@@ -69,6 +80,7 @@ class VideoClipConfig(PreTrainedConfig):
     view_pooling: str | None = None
     image_mean: list[float] | tuple[float, ...] | None = None
     image_std: list[float] | tuple[float, ...] | None = None
+    adapter: dict | None = None
 
     def __post_init__(self, **kwargs):
         if self.temporal_mode not in TEMPORAL_MODES:
@@ -101,6 +113,10 @@ class VideoClipConfig(PreTrainedConfig):
         self.image_std = list(self.image_std) if self.image_std is not None else list(OPENAI_CLIP_STD)
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
             raise ValueError("VideoClipConfig.image_mean and image_std need three values (R, G, B).")
+        if self.adapter is not None:
+            self.adapter = _checked_adapter(self.adapter)
+        if not type(self).__module__.startswith("transformers_modules"):  # the installed package's class
+            kwargs.pop("custom_pipelines", None)
         # Sub-configs as config objects whatever the transformers release does with `sub_configs_defaults` (5.17
         # left them as dicts, and building the model then failed on `text_config.hidden_size`).
         for name, config_class in (("text_config", CLIPTextConfig), ("vision_config", CLIPVisionConfig)):
@@ -112,4 +128,24 @@ class VideoClipConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
 
 
-__all__ = ["VideoClipConfig"]
+def _checked_adapter(adapter) -> dict:
+    """`adapter` as a plain dict with exactly `ADAPTER_FIELDS`; a one-line `ValueError` naming the fix if not."""
+    if not isinstance(adapter, dict):
+        raise ValueError(f"VideoClipConfig.adapter must be a dict or None, got {type(adapter).__name__} (check the "
+                         "`adapter` field of config.json).")
+    adapter = dict(adapter)
+    missing = [name for name in ADAPTER_FIELDS if name not in adapter]
+    unknown = sorted(set(adapter) - set(ADAPTER_FIELDS))
+    if missing or unknown:
+        raise ValueError(f"VideoClipConfig.adapter lacks {missing} / has unknown {unknown} (check the `adapter` "
+                         f"field of config.json: it needs exactly {', '.join(ADAPTER_FIELDS)}).")
+    if adapter["type"] not in ("msta", "adapter"):
+        raise ValueError(f"VideoClipConfig.adapter type {adapter['type']!r} is not supported; use 'msta' or "
+                         "'adapter' (check the `adapter` field of config.json).")
+    if adapter["towers"] not in ("both", "vision", "text"):
+        raise ValueError(f"VideoClipConfig.adapter towers {adapter['towers']!r} is not supported; use 'both', "
+                         "'vision' or 'text' (check the `adapter` field of config.json).")
+    return adapter
+
+
+__all__ = ["ADAPTER_FIELDS", "VideoClipConfig"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -28,12 +29,21 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.models.clip.modeling_clip import (
     CLIPMLP,
     CLIPAttention,
+    CLIPEncoderLayer,
     CLIPTextEmbeddings,
     CLIPVisionEmbeddings,
 )
 from transformers.utils import ModelOutput
 
+from .bottleneck_adapters import (
+    AdaptedLayer,
+    MstaAdapter,
+    MstaProjection,
+    adapter_layer_indices,
+    adapter_shared_indices,
+)
 from .configuration_video_clip import VideoClipConfig
+from .descriptor_files import HUB_ARGUMENTS, resolve_file
 from .optimal_transport import optimal_descriptor_logits
 from .precision import autocast_off, full_precision, logit_scale_factor
 
@@ -153,16 +163,26 @@ class VideoClipDescriptorBank:
 
     Attributes:
         spatial: `(C, N_s, D)`; temporal: `(C, N_t, D)`.
+        spatial_mask, temporal_mask: optional bool `(C, N_s)` / `(C, N_t)` for uneven descriptor counts: true for a
+            class's real descriptors, false for padding rows (a repeat of a real prompt, scored out by the head's
+            masked transport). None: every row is real.
     Indexing selects classes (`bank[[0, 2]]`, `bank[labels]`), as rows of a `(C, D)` cosine bank do.
     """
 
     spatial: torch.Tensor
     temporal: torch.Tensor
+    spatial_mask: torch.Tensor | None = None
+    temporal_mask: torch.Tensor | None = None
 
     def __post_init__(self):
         if self.spatial.dim() != 3 or self.temporal.dim() != 3 or self.spatial.shape[0] != self.temporal.shape[0]:
             raise ValueError(f"VideoClipDescriptorBank needs spatial (C, N_s, D) and temporal (C, N_t, D) with the same "
                              f"C; got {tuple(self.spatial.shape)} and {tuple(self.temporal.shape)}.")
+        for kind, embeds, mask in (("spatial", self.spatial, self.spatial_mask),
+                                   ("temporal", self.temporal, self.temporal_mask)):
+            if mask is not None and (mask.dtype != torch.bool or tuple(mask.shape) != tuple(embeds.shape[:2])):
+                raise ValueError(f"VideoClipDescriptorBank: {kind}_mask must be a bool tensor of shape "
+                                 f"{tuple(embeds.shape[:2])} (C, N), got {mask.dtype} {tuple(mask.shape)}.")
 
     def __len__(self) -> int:
         return self.spatial.shape[0]
@@ -173,16 +193,44 @@ class VideoClipDescriptorBank:
         return torch.Size((self.spatial.shape[0], self.spatial.shape[-1]))
 
     def __getitem__(self, index) -> VideoClipDescriptorBank:
-        return VideoClipDescriptorBank(self.spatial[index], self.temporal[index])
+        return VideoClipDescriptorBank(self.spatial[index], self.temporal[index], _index_mask(self.spatial_mask, index),
+                                       _index_mask(self.temporal_mask, index))
 
     def to(self, *args, **kwargs) -> VideoClipDescriptorBank:
-        return VideoClipDescriptorBank(self.spatial.to(*args, **kwargs), self.temporal.to(*args, **kwargs))
+        """Embeddings moved/cast as `Tensor.to`; masks follow to the device and stay bool."""
+        spatial, temporal = self.spatial.to(*args, **kwargs), self.temporal.to(*args, **kwargs)
+        return VideoClipDescriptorBank(spatial, temporal, _move_mask(self.spatial_mask, spatial.device),
+                                       _move_mask(self.temporal_mask, temporal.device))
 
     def float(self) -> VideoClipDescriptorBank:
         return self.to(torch.float32)
 
     def detach(self) -> VideoClipDescriptorBank:
-        return VideoClipDescriptorBank(self.spatial.detach(), self.temporal.detach())
+        return VideoClipDescriptorBank(self.spatial.detach(), self.temporal.detach(), self.spatial_mask,
+                                       self.temporal_mask)
+
+
+def _index_mask(mask: torch.Tensor | None, index):
+    if mask is None:
+        return None
+    return mask[index.to(mask.device) if isinstance(index, torch.Tensor) else index]
+
+
+def _move_mask(mask: torch.Tensor | None, device: torch.device):
+    return None if mask is None else mask.to(device)
+
+
+def pad_descriptor_rows(rows: list[list[str]]) -> tuple[list[list[str]], torch.Tensor | None]:
+    """C rows of 1+ prompts, counts possibly uneven -> (rows padded to the longest by repeating each row's first
+    prompt, so tokenisation stays valid, and the bool mask (C, N) of real prompts; None when no row is padded)."""
+    if any(not row for row in rows):
+        raise ValueError("A label has an empty descriptor list; give every label at least one descriptor.")
+    width = max(len(row) for row in rows)
+    if all(len(row) == width for row in rows):
+        return [list(row) for row in rows], None
+    padded = [list(row) + [row[0]] * (width - len(row)) for row in rows]
+    mask = torch.tensor([[n < len(row) for n in range(width)] for row in rows], dtype=torch.bool)
+    return padded, mask
 
 
 class VideoClipOptimalDescriptorHead(nn.Module):
@@ -211,7 +259,9 @@ class VideoClipOptimalDescriptorHead(nn.Module):
             raise ValueError("The 'optimal_descriptor' head needs the per-frame embeddings: call "
                              "get_video_features(..., return_frame_embeds=True) and pass frame_embeds=.")
         return optimal_descriptor_logits(frame_embeds, class_embeds.spatial, class_embeds.temporal, logit_scale,
-                                         epsilon=self.epsilon, max_iter=self.max_iter, tol=self.tol)
+                                         epsilon=self.epsilon, max_iter=self.max_iter, tol=self.tol,
+                                         spatial_mask=class_embeds.spatial_mask,
+                                         temporal_mask=class_embeds.temporal_mask)
 
 
 VIDEO_CLIP_SCORING_HEADS: dict[str, type[nn.Module]] = {"cosine": VideoClipCosineHead,
@@ -420,11 +470,12 @@ def _neighbour_edge_mask(batch: int, num_frames: int, length: int, device) -> to
     return mask.repeat(batch, 1).view(batch * num_frames, 1, 1, 3 * length)
 
 
-class VideoClipEncoderLayer(GradientCheckpointingLayer):
+class VideoClipEncoderLayer(AdaptedLayer, GradientCheckpointingLayer):
     """A CLIP encoder block (pre-norm attention + MLP), with the video-aware attention above.
 
     Corresponds to `CLIPEncoderLayer` (same parameter names) / `ResidualAttentionBlock` in the original CLIP. Called
-    as `layer(hidden_states, layout=layout)`; `layout` (a `VideoClipLayout`) goes on to the attention.
+    as `layer(hidden_states, layout=layout)`; `layout` (a `VideoClipLayout`) goes on to the attention. With an
+    attached adapter (`config.adapter`, `add_adapters`) its output adds the adapter's (`bottleneck_adapters.py`).
     """
 
     def __init__(self, config):
@@ -436,8 +487,17 @@ class VideoClipEncoderLayer(GradientCheckpointingLayer):
         self.layer_norm2 = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_eps)
 
     def forward(self, hidden_states: torch.Tensor, layout: VideoClipLayout | None = None) -> torch.Tensor:
-        hidden_states = hidden_states + self.self_attn(self.layer_norm1(hidden_states), layout=layout)
-        return hidden_states + self.mlp(self.layer_norm2(hidden_states))
+        output = hidden_states + self.self_attn(self.layer_norm1(hidden_states), layout=layout)
+        output = output + self.mlp(self.layer_norm2(output))
+        return self.adapter_output(output, hidden_states, layout)
+
+
+class VideoClipTextEncoderLayer(AdaptedLayer, CLIPEncoderLayer):
+    """transformers' `CLIPEncoderLayer` (same parameters, same call) with an adapter attached (`add_adapters`):
+    hidden states `(batch, length, D)`. Only adapted text blocks take this class."""
+
+    def forward(self, hidden_states: torch.Tensor, *args, **kwargs):
+        return self.adapter_output(super().forward(hidden_states, *args, **kwargs), hidden_states)
 
 
 class VideoClipEncoder(nn.Module):
@@ -512,6 +572,61 @@ class VideoClipVisionTransformer(nn.Module):
         return pooled.view(batch, -1, pooled.shape[-1])
 
 
+def text_encoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The text tower's `encoder.layers` of a `VideoClipModel` (`CLIPTextModel.text_model.encoder` in some
+    transformers releases, `CLIPTextModel.encoder` in others)."""
+    text_model = model.text_model
+    encoder = getattr(text_model, "encoder", None)
+    if encoder is None:
+        encoder = text_model.text_model.encoder
+    return encoder.layers
+
+
+def _adapter_placement(layer: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Device and dtype for a new adapter next to `layer`: float32 when the layer is float16/bfloat16."""
+    weight = layer.layer_norm1.weight
+    dtype = torch.float32 if weight.dtype in (torch.float16, torch.bfloat16) else weight.dtype
+    return weight.device, dtype
+
+
+def add_adapters(model: nn.Module, spec: dict) -> None:
+    """Build the bottleneck adapters that `spec` (a `VideoClipConfig.adapter` dict) describes into `model`, in
+    place: an `adapter` in each adapted block (adapted text blocks become `VideoClipTextEncoderLayer`) and the
+    shared middle projections in `model.msta_shared` (keyed by 0-based block index). Fresh MSTA initialisation."""
+    vision_layers, text_layers = model.vision_model.encoder.layers, text_encoder_layers(model)
+    if "msta_shared" in model._modules or any("adapter" in layer._modules for layer in [*vision_layers,
+                                                                                         *text_layers]):
+        raise ValueError("This VideoClipModel already has adapters (config.adapter); add them once.")
+    model.msta_shared = nn.ModuleDict()
+    for index in adapter_shared_indices(spec, len(vision_layers), len(text_layers)):
+        device, dtype = _adapter_placement(vision_layers[index])
+        model.msta_shared[str(index)] = MstaProjection(spec["dim"]).to(device=device, dtype=dtype)
+    for tower, layers, temporal in (("vision", vision_layers, spec["temporal"]), ("text", text_layers, False)):
+        for index in adapter_layer_indices(spec, len(layers), tower):
+            layer = layers[index]
+            if tower == "text":
+                if type(layer) is not CLIPEncoderLayer:
+                    raise TypeError(f"Text block {index} is a {type(layer).__name__}; adapters attach to "
+                                    "transformers' CLIPEncoderLayer.")
+                layer.__class__ = VideoClipTextEncoderLayer  # same parameters and call, plus the adapter
+            shared = model.msta_shared[str(index)] if str(index) in model.msta_shared else None
+            device, dtype = _adapter_placement(layer)
+            adapter = MstaAdapter(layer.layer_norm1.normalized_shape[0], spec["dim"], spec["dropout"],
+                                  temporal=temporal, own_projection=spec["mid_projection"] and shared is None)
+            layer.attach(adapter.to(device=device, dtype=dtype), spec["scale"], shared, spec["gradient_scaling"])
+
+
+def remove_adapters(model: nn.Module) -> None:
+    """Undo `add_adapters` in place (blocks back to their plain classes, `msta_shared` dropped); sets
+    `config.adapter = None`."""
+    for layer in [*model.vision_model.encoder.layers, *text_encoder_layers(model)]:
+        layer._modules.pop("adapter", None)
+        if type(layer) is VideoClipTextEncoderLayer:
+            layer.__class__ = CLIPEncoderLayer
+    model._modules.pop("msta_shared", None)
+    model.config.adapter = None
+
+
 class VideoClipPreTrainedModel(PreTrainedModel):
     config_class = VideoClipConfig
     config: VideoClipConfig
@@ -519,29 +634,38 @@ class VideoClipPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values_videos"
     input_modalities = ("video", "text")
     supports_gradient_checkpointing = True
-    _no_split_modules = ["VideoClipEncoderLayer", "CLIPEncoderLayer", "CLIPTextEmbeddings", "CLIPVisionEmbeddings"]
+    _no_split_modules = ["VideoClipEncoderLayer", "VideoClipTextEncoderLayer", "CLIPEncoderLayer", "CLIPTextEmbeddings", "CLIPVisionEmbeddings"]
     _supports_sdpa = True
     # The forward takes no **kwargs: the Trainer then scales the loss for gradient accumulation itself.
     accepts_loss_kwargs = False
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """`PreTrainedModel.save_pretrained`, plus the pipeline code (`PIPELINE_CODE_FILE` and the files it imports)
-        when the model is saved with its code (`trust_remote_code`), so the folder also serves
-        `pipeline(..., trust_remote_code=True)`. Not through an import in this file: transformers releases before
+        and `custom_pipelines` in config.json when the model is saved with its code (`trust_remote_code`), so the
+        folder also serves `pipeline(..., trust_remote_code=True)`. Not through an import in this file: transformers releases before
         5.23 copy only the direct relative imports of a remote module, not theirs."""
-        result = super().save_pretrained(save_directory, *args, **kwargs)
-        if getattr(self, "_auto_class", None) is not None and kwargs.get("is_main_process", True):
+        ships_code = getattr(self, "_auto_class", None) is not None and Path(__file__).with_name(
+            PIPELINE_CODE_FILE).is_file()
+        previous = self.config.__dict__.get("custom_pipelines")
+        if ships_code:  # config.json names the shipped pipeline; the config in memory is left as it was
+            self.config.custom_pipelines = {**(previous or {}), **CUSTOM_PIPELINES}
+        try:
+            result = super().save_pretrained(save_directory, *args, **kwargs)
+        finally:
+            if previous is None:
+                self.config.__dict__.pop("custom_pipelines", None)
+            else:
+                self.config.custom_pipelines = previous
+        if ships_code and kwargs.get("is_main_process", True):
             import shutil
-            from pathlib import Path
 
             from transformers.dynamic_module_utils import get_relative_import_files
 
             pipeline_file = Path(__file__).with_name(PIPELINE_CODE_FILE)
-            if pipeline_file.is_file():
-                for source in [str(pipeline_file), *get_relative_import_files(str(pipeline_file))]:
-                    target = Path(save_directory) / Path(source).name
-                    if not target.exists():
-                        shutil.copyfile(source, target)
+            for source in [str(pipeline_file), *get_relative_import_files(str(pipeline_file))]:
+                target = Path(save_directory) / Path(source).name
+                if not target.exists():
+                    shutil.copyfile(source, target)
         return result
 
     @torch.no_grad()
@@ -621,7 +745,14 @@ def _tokenize_rows(tokenizer, rows: list[list[str]], device, max_positions: int 
 
 PIPELINE_CODE_FILE = "pipeline_video_clip.py"
 """The zero-shot pipeline shipped next to this file: `save_pretrained` copies it (and the files it imports) next to
-the weights, where a repository's `config.custom_pipelines` points at it."""
+the weights and points `config.custom_pipelines` at it (`CUSTOM_PIPELINES`)."""
+CUSTOM_PIPELINES = {"zero-shot-video-classification": {
+    "impl": "pipeline_video_clip.ZeroShotVideoClassificationPipeline", "pt": ["AutoModel"], "tf": [],
+    "type": "multimodal"}}
+"""The `custom_pipelines` entry of a saved config.json: `pipeline("zero-shot-video-classification", model=folder or
+Hub id, trust_remote_code=True)` then runs the shipped pipeline where the package is not installed. Where it is,
+its `VideoClipConfig` leaves the entry out when loading, so `pipeline(task, model=folder)` runs the registered
+task without `trust_remote_code`."""
 
 
 class VideoClipModel(VideoClipPreTrainedModel):
@@ -645,6 +776,8 @@ class VideoClipModel(VideoClipPreTrainedModel):
             raise ValueError(f"VideoClipConfig.scoring_head={head!r} has no head in this modeling file; available: "
                              f"{', '.join(VIDEO_CLIP_SCORING_HEADS)}.")
         self.scoring_head = VIDEO_CLIP_SCORING_HEADS[head](config)
+        if getattr(config, "adapter", None):
+            add_adapters(self, config.adapter)
         self.post_init()
 
     def _check_video(self, pixel_values_videos: torch.Tensor) -> None:
@@ -758,29 +891,32 @@ class VideoClipModel(VideoClipPreTrainedModel):
         """The scoring head's class bank for `class_names` (in that order), computed with `tokenizer`:
 
         - `"cosine"`: `template_class_embeddings` (C, D) over `templates` (default the 28 Kinetics templates);
+          `descriptors` is an error there (this head never reads them);
         - `"optimal_descriptor"`: a `VideoClipDescriptorBank` from `descriptors` (class name -> {"spatial": [...],
-          "temporal": [...]}; OST's prompts), ValueError naming the classes it lacks.
+          "temporal": [...]}; OST's prompts), ValueError naming the classes it lacks. Counts may differ between
+          labels: the sets are padded and masked (`pad_descriptor_rows`).
         """
         from .prompt_templates import ost_descriptor_prompts
 
         names = list(class_names)
         if self.config.scoring_head != "optimal_descriptor":
+            if descriptors is not None:
+                raise ValueError(f"descriptors= applies only to models with scoring_head='optimal_descriptor' (OST); "
+                                 f"this model's scoring_head is {self.config.scoring_head!r}: drop descriptors=.")
             return self.template_class_embeddings(tokenizer, names, templates, batch_size)
         missing = [name for name in names if not descriptors or name not in descriptors]
         if missing:
             raise ValueError(f"No descriptors for {len(missing)} label(s): {missing[:5]}; this model scores against "
                              'class descriptors: pass descriptors={"<label>": {"spatial": [...], "temporal": [...]}} '
                              "(or keep a descriptors.json next to the model).")
-        banks = {}
+        banks, masks = {}, {}
         for kind in ("spatial", "temporal"):
-            rows = [ost_descriptor_prompts(kind, n, descriptors[n][kind]) for n in names]
-            if len({len(row) for row in rows}) != 1:
-                raise ValueError(f"Every label needs the same number of {kind} descriptors; got "
-                                 f"{sorted({len(row) for row in rows})}.")
+            rows, valid = pad_descriptor_rows([ost_descriptor_prompts(kind, n, descriptors[n][kind]) for n in names])
             ids, mask = _tokenize_rows(tokenizer, rows, self.logit_scale.device,
                                        self.config.text_config.max_position_embeddings)
             banks[kind] = self.get_descriptor_embeddings(ids, mask).float()
-        return VideoClipDescriptorBank(banks["spatial"], banks["temporal"])
+            masks[kind] = None if valid is None else valid.to(banks[kind].device)
+        return VideoClipDescriptorBank(banks["spatial"], banks["temporal"], masks["spatial"], masks["temporal"])
 
     def compute_logits(self, video_embeds: torch.Tensor, class_embeds: torch.Tensor,
                        frame_embeds: torch.Tensor | None = None,
@@ -864,6 +1000,15 @@ class VideoClipModel(VideoClipPreTrainedModel):
         return output
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, remembering where the files came from (`hub_kwargs`: revision,
+        token, cache_dir, local_files_only, subfolder) so the pipeline reads the processor and `descriptors.json`
+        of the same revision."""
+        model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        model.hub_kwargs = {k: kwargs[k] for k in HUB_ARGUMENTS if kwargs.get(k) not in (None, False, "")}
+        return model
+
+    @classmethod
     def from_clip(cls, name_or_path, temporal_mode: str = "mean", num_frames: int = 8, vclip_edge: str = "zero",
                   image_mean=None, image_std=None, scoring_head: str = "cosine", frame_pooling: str | None = None,
                   view_pooling: str | None = None, **kwargs) -> VideoClipModel:
@@ -881,7 +1026,8 @@ class VideoClipModel(VideoClipPreTrainedModel):
         else:
             clip = CLIPModel.from_pretrained(name_or_path, **kwargs)
         if image_mean is None or image_std is None:
-            saved_mean, saved_std = _read_clip_normalisation(name_or_path)
+            saved_mean, saved_std = _read_clip_normalisation(
+                name_or_path, **{k: kwargs[k] for k in HUB_ARGUMENTS if k in kwargs})
             image_mean = image_mean if image_mean is not None else saved_mean
             image_std = image_std if image_std is not None else saved_std
         config = VideoClipConfig(
@@ -908,21 +1054,21 @@ class VideoClipModel(VideoClipPreTrainedModel):
         return model
 
 
-def _read_clip_normalisation(name_or_path) -> tuple[list[float] | None, list[float] | None]:
-    """`image_mean`/`image_std` from a CLIP checkpoint's `preprocessor_config.json`, or (None, None)."""
+def _read_clip_normalisation(name_or_path, **hub_kwargs) -> tuple[list[float] | None, list[float] | None]:
+    """`image_mean`/`image_std` from a CLIP checkpoint's `preprocessor_config.json` (`hub_kwargs` as
+    `resolve_file`: revision, token, ...), or (None, None) where it has none."""
     import json
-    import os
 
-    path = os.path.join(str(name_or_path), "preprocessor_config.json")
-    if not os.path.isfile(path):
-        try:
-            from huggingface_hub import hf_hub_download
-
-            path = hf_hub_download(str(name_or_path), "preprocessor_config.json")
-        except Exception:
-            return None, None
-    with open(path) as handle:
-        data = json.load(handle)
+    if not name_or_path:  # a CLIPModel built in memory
+        return None, None
+    path = resolve_file(name_or_path, "preprocessor_config.json", **hub_kwargs)
+    if path is None:
+        return None, None
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); fix or delete the file.") from None
     return data.get("image_mean"), data.get("image_std")
 
 
@@ -941,6 +1087,7 @@ __all__ = [
     "VideoClipOutput",
     "VideoClipPreTrainedModel",
     "logit_scale_factor",
+    "pad_descriptor_rows",
     "scaled_cosine_logits",
     "template_ensemble",
 ]

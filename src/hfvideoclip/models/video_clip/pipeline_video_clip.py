@@ -1,9 +1,10 @@
 """The `zero-shot-video-classification` pipeline: score videos against any list of labels.
 
-Self-contained (imports only files of this folder): it ships with saved models, and `config.custom_pipelines` points
-`pipeline("zero-shot-video-classification", model=repo_id, trust_remote_code=True)` at it where `hfvideoclip` is not
-installed. The package registers a subclass (`hfvideoclip.pipelines`) that adds MSTA adapters and the descriptor
-template fallback.
+Self-contained (imports only files of this folder): it ships with saved models, and `config.custom_pipelines`
+(`modeling_video_clip.CUSTOM_PIPELINES`, written by `save_pretrained`) points
+`pipeline("zero-shot-video-classification", model=folder or repo_id, trust_remote_code=True)` at it where
+`hfvideoclip` is not installed. The package registers a subclass (`hfvideoclip.pipelines`) that adds the adapters of
+folders exported before `config.adapter` existed and the descriptor template fallback.
 
 ```python
 clf = pipeline("zero-shot-video-classification", model="path/or/hub-id")
@@ -24,10 +25,11 @@ from transformers import Pipeline
 
 # Every file of the model folder this pipeline needs, imported directly: transformers releases before 5.23 copy only
 # the direct relative imports of a remote module into their module cache, not the imports of those.
+from .bottleneck_adapters import MstaAdapter  # noqa: F401
 from .configuration_video_clip import VideoClipConfig  # noqa: F401
 from .descriptor_files import DESCRIPTOR_TABLE_FILE, load_descriptor_table, read_descriptor_table
 from .fork_safety import install_fork_guard  # noqa: F401
-from .modeling_video_clip import VideoClipModel, combine_view_logits
+from .modeling_video_clip import CUSTOM_PIPELINES, VideoClipModel, combine_view_logits  # noqa: F401
 from .optimal_transport import optimal_descriptor_logits  # noqa: F401
 from .precision import full_precision  # noqa: F401
 from .processing_video_clip import VideoClipProcessor
@@ -37,13 +39,6 @@ from .video_sampling import segment_frame_indices  # noqa: F401
 from .video_transforms import normalize  # noqa: F401
 
 _CACHE_SIZE = 8
-
-CUSTOM_PIPELINES = {"zero-shot-video-classification": {
-    "impl": "pipeline_video_clip.ZeroShotVideoClassificationPipeline", "pt": ["AutoModel"], "tf": [],
-    "type": "multimodal"}}
-"""The `custom_pipelines` entry of a Hub repository's config.json (written when a run is staged for the Hub, not in
-local exports: with it, `pipeline()` insists on `trust_remote_code=True` even where this package is installed)."""
-
 
 class ZeroShotVideoClassificationPipeline(Pipeline):
     """Zero-shot video classification with a `VideoClipModel`.
@@ -66,7 +61,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         super().__init__(*args, processor=processor, **kwargs)
         if self.processor is None:
             # The tokenizer's folder maps AutoConfig to this folder's code, already trusted to run this pipeline.
-            self.processor = VideoClipProcessor.from_pretrained(self.model.name_or_path, trust_remote_code=True)
+            self.processor = VideoClipProcessor.from_pretrained(self.model.name_or_path, trust_remote_code=True,
+                                                                **getattr(self.model, "hub_kwargs", {}))
         if not hasattr(self.model, "compute_logits"):
             self.model = _as_video_model(self.model, self.processor)
         tokenizer = self.processor.tokenizer
@@ -90,6 +86,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         forward = {k: v for k, v in (("candidate_labels", candidate_labels),
                                      ("hypothesis_template", hypothesis_template)) if v is not None}
         if descriptors is not None:
+            scoring_head = getattr(self.model.config, "scoring_head", "cosine")
+            if scoring_head != "optimal_descriptor":
+                raise ValueError(f"descriptors= applies only to models with scoring_head='optimal_descriptor' (OST); "
+                                 f"this model's scoring_head is {scoring_head!r}: drop descriptors=.")
             forward["descriptors"] = _descriptor_key(descriptors)
         if num_clips is not None or num_crops is not None:
             forward["num_views"] = (num_clips or 1) * (num_crops or 1)
@@ -101,7 +101,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
 
         The views come in the model's dtype when that is 16-bit (bfloat16, float16), as `_forward` would cast them
         anyway: half the bytes for the workers to pass back and for the copy to the device."""
-        pixels = self.processor.video_processor([video], num_clips=num_clips, num_crops=num_crops)
+        pixels = self.processor.video_processor([video], num_clips=num_clips,
+                                                num_crops=num_crops)["pixel_values_videos"]
         dtype = self.model.dtype
         if dtype in (torch.bfloat16, torch.float16):
             pixels = pixels.to(dtype)
@@ -120,13 +121,30 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     def postprocess(self, model_outputs, top_k=None, candidate_labels=None):
         return _ranked(model_outputs["scores"][0], _check_labels(candidate_labels), top_k)
 
-    def __call__(self, videos, **kwargs):
-        """`videos`: one video, a list, a generator or a `KeyDataset`; see the class docstring for the arguments."""
-        if "candidate_labels" not in kwargs:
+    def __call__(self, videos, candidate_labels=None, **kwargs):
+        """`videos`: one video, a list, a generator or a `KeyDataset`; `candidate_labels` here, by keyword or second
+        positional argument, or given when the pipeline was built (`pipeline(..., candidate_labels=[...])`); see the
+        class docstring for the other arguments."""
+        if candidate_labels is not None:
+            kwargs["candidate_labels"] = candidate_labels
+        labels = kwargs.get("candidate_labels", self._forward_params.get("candidate_labels"))
+        if labels is None:
             raise ValueError("zero-shot-video-classification needs candidate_labels=[...], e.g. "
-                             "candidate_labels=['archery', 'juggling'].")
-        _check_labels(kwargs["candidate_labels"])
+                             "clf(video, candidate_labels=['archery', 'juggling']) or pipeline(..., "
+                             "candidate_labels=[...]).")
+        _check_labels(labels)
         return super().__call__(videos, **kwargs)
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs):
+        """The model with its code and `custom_pipelines` (`VideoClipModel.save_pretrained`; a tuner-wrapped model
+        as the `VideoClipModel` it assembles) and the processor, so `pipeline(task, model=save_directory)` loads
+        this pipeline again. `kwargs` go to both `save_pretrained` calls."""
+        os.makedirs(save_directory, exist_ok=True)
+        model = self.model
+        if not isinstance(model, VideoClipModel) and hasattr(model, "to_video_clip_model"):
+            model = model.to_video_clip_model()
+        model.save_pretrained(save_directory, **kwargs)
+        self.processor.save_pretrained(save_directory, **kwargs)
 
     def get_iterator(self, inputs, num_workers: int, batch_size: int, preprocess_params, forward_params,
                      postprocess_params):
@@ -184,9 +202,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
 
     def class_bank(self, labels: list[str], templates: list[str], descriptors: dict | None):
         """The model head's class bank (`VideoClipModel.class_bank_for`); descriptors default to the model folder's
-        `descriptors.json`."""
-        if descriptors is None:
-            descriptors = load_descriptor_table(getattr(self.model, "name_or_path", None))
+        `descriptors.json` (read for the `"optimal_descriptor"` head only)."""
+        if descriptors is None and getattr(self.model.config, "scoring_head", "cosine") == "optimal_descriptor":
+            descriptors = load_descriptor_table(getattr(self.model, "name_or_path", None),
+                                                **getattr(self.model, "hub_kwargs", {}))
         return self.model.class_bank_for(self.processor.tokenizer, labels, templates, descriptors)
 
 
