@@ -107,7 +107,7 @@ def test_eval_equals_the_processor_and_the_plain_test_pipeline(videos, processor
     paths = [row["video"] for row in videos]
     batch = VideoClipCollator(processor)(videos)
     assert set(batch) == {"pixel_values_videos", "labels"}
-    assert torch.equal(batch["pixel_values_videos"], processor(paths))
+    assert torch.equal(batch["pixel_values_videos"], processor(paths)["pixel_values_videos"])
     # Today's test-time pipeline written out: segment centres, resize (uint8), centre crop, normalise; within one
     # level (1/255) of resizing in float.
     expected, in_float = [], []
@@ -124,7 +124,7 @@ def test_eval_equals_the_processor_and_the_plain_test_pipeline(videos, processor
 
     multi = VideoClipCollator(processor, num_clips=2, num_crops=3)(videos)
     assert multi["pixel_values_videos"].shape == (18, NUM_FRAMES, 3, 32, 32)
-    assert torch.equal(multi["pixel_values_videos"], processor(paths, num_clips=2, num_crops=3))
+    assert torch.equal(multi["pixel_values_videos"], processor(paths, num_clips=2, num_crops=3)["pixel_values_videos"])
 
 
 def test_eval_is_a_drop_in_for_the_harness_collator(videos):
@@ -176,15 +176,15 @@ def test_processor_train_path_is_augment_clip_on_the_test_region(processor):
     landscape[..., 1] = np.linspace(0, 255, 64).astype(np.uint8)  # a horizontal green ramp
     landscape[..., 2] = np.linspace(255, 0, 48).astype(np.uint8)[:, None]  # a vertical blue ramp
     generator = torch.Generator().manual_seed(0)
-    plain = processor(landscape, train=True, generator=generator, augmentation=NO_AUGMENTATION)
-    test_view = processor(landscape)
+    plain = processor(landscape, train=True, generator=generator, augmentation=NO_AUGMENTATION)["pixel_values_videos"]
+    test_view = processor(landscape)["pixel_values_videos"]
     assert plain.shape == test_view.shape == (1, NUM_FRAMES, 3, 32, 32)
     assert torch.allclose(plain, test_view, atol=0.05)  # the same region, resampled once instead of twice
     flipped = T.AugmentationConfig(crop_min_area=1.0, horizontal_flip=1.0, grayscale=0.0)
-    assert torch.equal(processor(landscape, train=True, augmentation=flipped), plain.flip(-1))
+    assert torch.equal(processor(landscape, train=True, augmentation=flipped)["pixel_values_videos"], plain.flip(-1))
 
-    a = processor(landscape, num_clips=2, train=True, generator=torch.Generator().manual_seed(5))
-    b = processor(landscape, num_clips=2, train=True, generator=torch.Generator().manual_seed(5))
+    a = processor(landscape, num_clips=2, train=True, generator=torch.Generator().manual_seed(5))["pixel_values_videos"]
+    b = processor(landscape, num_clips=2, train=True, generator=torch.Generator().manual_seed(5))["pixel_values_videos"]
     assert a.shape == (2, NUM_FRAMES, 3, 32, 32) and torch.equal(a, b)
     with pytest.raises(ValueError, match="num_crops=3 with train=True"):
         processor(landscape, num_crops=3, train=True)

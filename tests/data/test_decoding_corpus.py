@@ -607,12 +607,12 @@ def test_processor_views_of_awkward_files_are_the_float_pipeline_within_one_leve
     else:
         path = write(tmp_path / "v.mp4", size=(W, H), pix_fmt="yuv420p10le", frames=noise_frames())
     processor = VideoClipVideoProcessor(num_frames=4, size=24)
-    views = processor(str(path), num_crops=3)
+    views = processor(str(path), num_crops=3)["pixel_values_videos"]
     clip = decode_video(path, 4)[0].permute(0, 3, 1, 2).float()
     resized = T.resize_shorter_side(clip, 24)
     in_float = T.normalize(T.three_crop(resized, 24) / 255.0, processor.image_mean, processor.image_std)
     std = torch.tensor(processor.image_std).view(3, 1, 1)
     assert views.shape == in_float.shape == (3, 4, 3, 24, 24)
     assert ((views - in_float) * std * 255).abs().max() <= 1.0 + 1e-3
-    train = processor(str(path), train=True, generator=torch.Generator().manual_seed(0))
+    train = processor(str(path), train=True, generator=torch.Generator().manual_seed(0))["pixel_values_videos"]
     assert train.shape == (1, 4, 3, 24, 24) and torch.isfinite(train).all()

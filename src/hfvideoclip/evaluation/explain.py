@@ -55,7 +55,7 @@ def explain_video(model, processor, video, labels: list[str], templates=None) ->
     """Rank `labels` for `video` (any input the processor decodes) and map where the top one is."""
     from ..text.class_embeddings import class_text_embeddings
 
-    pixels = processor.video_processor([video]).to(device=model.device, dtype=model.dtype)
+    pixels = processor.video_processor([video])["pixel_values_videos"].to(device=model.device, dtype=model.dtype)
     embeds = class_text_embeddings(model, processor.tokenizer, labels, templates or ["a video of {}."],
                                    device=model.device)
     with torch.no_grad():

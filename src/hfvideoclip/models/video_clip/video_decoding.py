@@ -119,6 +119,16 @@ _NONREF_SKIP_CODECS = frozenset({"h264", "mpeg4", "mpeg2video", "mpeg1video"})
 left out: its sub-layer non-reference pictures can be referenced by higher temporal layers.)"""
 
 _BYTES_NAME = "<bytes input>"
+_URL_TIMEOUT = 60.0  # seconds FFmpeg waits for a URL to connect or send data before giving up
+
+
+def is_url(source: Any) -> bool:
+    """A ``scheme://`` string FFmpeg opens itself (``http://``, ``https://``, ...), not a local path."""
+    if not isinstance(source, str):
+        return False
+    scheme, sep, _ = source.partition("://")
+    return bool(sep) and len(scheme) > 1 and scheme[0].isalpha() and all(
+        c.isalnum() or c in "+.-" for c in scheme)
 
 
 # --------------------------------------------------------------------------------------------- opening inputs
@@ -147,7 +157,11 @@ class _Source:
                 source = data
             else:
                 source = path
-        if isinstance(source, (str, os.PathLike)):
+        self._url = is_url(source)
+        if self._url:  # FFmpeg reads it (http/https and its other network protocols)
+            self._path = source
+            self.name = f"'{source}'"
+        elif isinstance(source, (str, os.PathLike)):
             self._path = os.fspath(source)
             if isinstance(self._path, bytes):
                 self._path = os.fsdecode(self._path)
@@ -209,6 +223,8 @@ class _Source:
 
     def open(self) -> av.container.InputContainer:
         try:
+            if self._url:
+                return av.open(self._path, mode="r", timeout=_URL_TIMEOUT)
             if self._path is not None:
                 return av.open(self._path, mode="r")
             if self._buffer is not None:
@@ -218,6 +234,11 @@ class _Source:
                 return av.open(_OffsetFile(self._file, self._file_start), mode="r")
             return av.open(self._file, mode="r")
         except (av.error.FFmpegError, OSError, ValueError, TypeError) as exc:
+            if self._url:
+                raise VideoDecodingError(
+                    f"Could not open video URL {self.name} ({type(exc).__name__}: {_one_line(exc)}); check that it "
+                    "is reachable and serves a video FFmpeg can read, or download it and pass the local path."
+                ) from exc
             truncation = self.truncation()
             if truncation is not None:
                 raise VideoDecodingError(
@@ -232,7 +253,9 @@ class _Source:
 
     def truncation(self) -> str | None:
         """Why an mp4/mov (ISO base media) input is incomplete: a top-level box that runs past the end of the
-        data (a cut download); ``None`` when it is complete, another format, or cannot be read."""
+        data (a cut download); ``None`` when it is complete, another format, a URL, or cannot be read."""
+        if self._url:
+            return None
         try:
             if self._path is not None:
                 with open(self._path, "rb") as f:
@@ -803,12 +826,16 @@ def _sample_frames(
     return (torch.searchsorted(times, positions, right=True) - 1).clamp_(0, count - 1)
 
 
-def _decode_frames(source: _Source, choose) -> tuple[dict[int, np.ndarray], list[int] | torch.Tensor]:
-    """Open ``source``, pick frames with ``choose(index: _Index) -> indices tensor`` and decode them."""
+def _decode_frames(source: _Source, choose, info: dict | None = None
+                   ) -> tuple[dict[int, np.ndarray], list[int] | torch.Tensor]:
+    """Open ``source``, pick frames with ``choose(index: _Index) -> indices tensor`` and decode them; ``info``, when
+    given, receives the stream's ``total_num_frames``, ``fps`` and ``duration`` (seconds; None where unknown)."""
     container = source.open()
     try:
         stream = _video_stream(container, source)
         index = _probe(container, stream, source.name, source)
+        if info is not None:
+            info.update(_stream_info(stream, index))
         indices = choose(index)
         wanted = set(indices.flatten().tolist())
         out: dict[int, np.ndarray] = {}
@@ -838,6 +865,18 @@ def _decode_frames(source: _Source, choose) -> tuple[dict[int, np.ndarray], list
         container.close()
 
 
+def _stream_info(stream, index: _Index) -> dict[str, Any]:
+    """Frame count, frame rate and duration (seconds) of a probed stream; None where the file does not tell."""
+    rate = stream.average_rate or stream.guessed_rate
+    fps = float(rate) if rate else None
+    duration = None
+    if index.timestamps_ok and stream.time_base:
+        duration = float(index.span() * stream.time_base)
+    elif fps:
+        duration = index.num_frames / fps
+    return {"total_num_frames": index.num_frames, "fps": fps, "duration": duration}
+
+
 # --------------------------------------------------------------------------------------------- public API
 def _is_decoded_frames(x: Any) -> bool:
     return isinstance(x, (np.ndarray, torch.Tensor)) or (
@@ -854,7 +893,8 @@ def decode_video(
     num_clips: int = 1,
     train: bool = False,
     generator: torch.Generator | None = None,
-) -> torch.Tensor:
+    return_metadata: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, Any]]:
     """Decode ``num_clips`` clips of ``num_frames`` frames, sampled with ``segment_frame_indices``.
 
     The segments cover the video's presentation time and each sampled frame is the one shown at its position
@@ -870,28 +910,38 @@ def decode_video(
         num_clips: clips per video (test-time: evenly spread offsets inside each segment).
         train: random offset inside each segment (training sampling).
         generator: random source for ``train=True``.
+        return_metadata: also return the video's metadata, a dict with ``total_num_frames``, ``fps`` and
+            ``duration`` (seconds; None where unknown, e.g. for decoded frames), ``height``, ``width`` (of the
+            returned frames) and ``frames_indices`` (the sampled frames, ``(num_clips, num_frames)`` as lists).
 
     Returns:
         uint8 tensor ``(num_clips, num_frames, H, W, 3)``, RGB, at the display size (H and W of the coded
-        picture swapped for 90/270 degree rotations, one of them stretched for non-square pixels).
+        picture swapped for 90/270 degree rotations, one of them stretched for non-square pixels); with
+        ``return_metadata``, the pair (frames, metadata).
 
     Raises:
         VideoDecodingError: the input is missing, empty, not a video, has no video stream, or cannot be decoded.
     """
 
+    info: dict[str, Any] = {}
     if _is_decoded_frames(source):
         frames = as_video_tensor(source)
         indices = segment_frame_indices(
             frames.shape[0], num_frames, num_clips=num_clips, train=train, generator=generator
         )
-        return frames[indices]
+        info.update(total_num_frames=int(frames.shape[0]), fps=None, duration=None)
+        clips = frames[indices]
+    else:
+        def choose(index: _Index) -> torch.Tensor:
+            return _sample_frames(index, num_frames, num_clips, train, generator)
 
-    def choose(index: _Index) -> torch.Tensor:
-        return _sample_frames(index, num_frames, num_clips, train, generator)
-
-    frames_by_index, indices = _decode_frames(_Source(source), choose)
-    stacked = np.stack([frames_by_index[i] for i in indices.flatten().tolist()])
-    return torch.from_numpy(stacked).reshape(num_clips, num_frames, *stacked.shape[1:])
+        frames_by_index, indices = _decode_frames(_Source(source), choose, info)
+        stacked = np.stack([frames_by_index[i] for i in indices.flatten().tolist()])
+        clips = torch.from_numpy(stacked).reshape(num_clips, num_frames, *stacked.shape[1:])
+    if not return_metadata:
+        return clips
+    info.update(height=int(clips.shape[-3]), width=int(clips.shape[-2]), frames_indices=indices.tolist())
+    return clips, info
 
 
 def count_frames(source: VideoSource) -> int:
