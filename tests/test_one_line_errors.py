@@ -29,7 +29,9 @@ def test_predict_with_a_missing_model_folder(video, tmp_path, capsys):
 
 
 def test_predict_with_an_unreachable_hub_id(video, capsys, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at call time: no network wait
     assert cli_main(["predict", video, "--model", "org/not-cached-anywhere", "--labels", "a,b"]) == 2
     assert "--model org/not-cached-anywhere could not be loaded" in _one_line(capsys)
 

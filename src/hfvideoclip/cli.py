@@ -1,4 +1,7 @@
-"""`hfvideoclip` command line: predict | evaluate | train | convert | push | explain | data check | data list."""
+"""`hfvideoclip` command line: predict | evaluate | train | convert | push | explain | data check | data list | env.
+
+The console command enters through `hfvideoclip_cli` (outside this package, so that `--help`, `--version` and `env`
+do not import torch); every other command runs here."""
 
 from __future__ import annotations
 
@@ -165,62 +168,68 @@ def _train(args: argparse.Namespace) -> int:
     return train_main(args.rest) or 0
 
 
+def _flag(name: str) -> tuple[str, ...]:
+    """`--top_k` and its dash alias `--top-k` (as transformers' argument parser gives `train`'s flags)."""
+    return (name, name.replace("_", "-")) if "_" in name else (name,)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hfvideoclip", description=__doc__)
+    from hfvideoclip_cli import COMMANDS, DESCRIPTION, version
+
+    parser = argparse.ArgumentParser(prog="hfvideoclip", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"hfvideoclip {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    predict = commands.add_parser("predict", help="zero-shot classification of video files")
+    predict = commands.add_parser("predict", help=COMMANDS["predict"])
     predict.add_argument("videos", nargs="+", help="video files or folders of videos")
     predict.add_argument("--model", required=True, help="model directory or Hub id")
     predict.add_argument("--labels", required=True, help='comma-separated labels, e.g. "archery,juggling"')
     predict.add_argument("--template", action="append", help="prompt template with {} (repeatable); "
                          "default: the 28-template ensemble")
-    predict.add_argument("--top_k", type=int, default=5)
-    predict.add_argument("--num_clips", type=int, default=1)
-    predict.add_argument("--num_crops", type=int, default=1)
-    predict.add_argument("--batch_size", type=int, default=8)
+    predict.add_argument(*_flag("--top_k"), type=int, default=5)
+    predict.add_argument(*_flag("--num_clips"), type=int, default=1)
+    predict.add_argument(*_flag("--num_crops"), type=int, default=1)
+    predict.add_argument(*_flag("--batch_size"), type=int, default=8)
     predict.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
-    predict.add_argument("--num_workers", type=int, default=-1,
+    predict.add_argument(*_flag("--num_workers"), type=int, default=-1,
                          help="DataLoader workers decoding videos (-1: the cores this process may use, at most 8)")
     predict.add_argument("--dtype", default="auto", choices=sorted(_DTYPES),
                          help="model weights' dtype: auto (as saved), float32, bfloat16, float16 (GPU)")
     predict.add_argument("--output", default="text", choices=["text", "json"], help="text table or JSON")
     predict.set_defaults(func=_predict)
 
-    convert = commands.add_parser("convert", help="convert a CLIP, ViCLIP, Open-VCLIP, FROSTER, ViFi-CLIP, OST or "
-                                  "OpenAI CLIP checkpoint into a model + processor folder")
+    convert = commands.add_parser("convert", help=COMMANDS["convert"])
     convert.add_argument("source", choices=["clip", "viclip", "open_vclip", "froster", "vificlip", "ost", "openai"])
     convert.add_argument("checkpoint", help="CLIP directory / Hub id (clip), or the original checkpoint file")
     convert.add_argument("output_dir")
-    convert.add_argument("--temporal_mode", default=None, choices=["mean", "vclip", "viclip"],
+    convert.add_argument(*_flag("--temporal_mode"), default=None, choices=["mean", "vclip", "viclip"],
                          help="default: vclip for open_vclip/froster, viclip for viclip, mean otherwise")
-    convert.add_argument("--num_frames", type=int, default=None, help="default: 8; 32 for vificlip/ost")
+    convert.add_argument(*_flag("--num_frames"), type=int, default=None, help="default: 8; 32 for vificlip/ost")
     convert.add_argument("--tokenizer", help="directory or Hub id whose CLIP tokenizer to save alongside "
                          "(checkpoint files: default openai/clip-vit-base-patch16)")
-    convert.add_argument("--base_clip", default="openai/clip-vit-base-patch16",
+    convert.add_argument(*_flag("--base_clip"), default="openai/clip-vit-base-patch16",
                          help="vificlip: the CLIP it was fine-tuned from (its token embedding is not in the file)")
-    convert.add_argument("--hidden_act", default=None, choices=["quick_gelu", "gelu"],
+    convert.add_argument(*_flag("--hidden_act"), default=None, choices=["quick_gelu", "gelu"],
                          help="openai: the MLP activation, needed when the file does not tell it (quick_gelu for "
                          "OpenAI's original weights, gelu for open_clip models trained without QuickGELU); fixed "
                          "by the source for the others")
     convert.set_defaults(func=_convert)
 
-    evaluate = commands.add_parser("evaluate", help="same flags as recipes/evaluate.py", add_help=False)
+    evaluate = commands.add_parser("evaluate", help=COMMANDS["evaluate"], add_help=False)
     evaluate.add_argument("rest", nargs=argparse.REMAINDER)
     evaluate.set_defaults(func=_evaluate)
-    train = commands.add_parser("train", help="same flags as recipes/train.py", add_help=False)
+    train = commands.add_parser("train", help=COMMANDS["train"], add_help=False)
     train.add_argument("rest", nargs=argparse.REMAINDER)
     train.set_defaults(func=_train)
-    explain = commands.add_parser("explain", help="VIDEO --model M --labels a,b: a PNG of the frames with where the "
-                                  "predicted label is (patch-text similarity)", add_help=False)
+    explain = commands.add_parser("explain", help=COMMANDS["explain"], add_help=False)
     explain.add_argument("rest", nargs=argparse.REMAINDER)
     from .hub.push import add_push_parser
 
     add_push_parser(commands)  # hfvideoclip push RUN_DIR --repo org/name [--dry-run] [--staging-dir S] ...
-    data = commands.add_parser("data", help="data check DIR_OR_LIST: missing, undecodable and too-short videos; "
-                               "data list: the registered protocols and what each needs on disk")
+    data = commands.add_parser("data", help=COMMANDS["data"])
     data.add_argument("action", choices=["check", "list"])
     data.add_argument("rest", nargs=argparse.REMAINDER)
+    commands.add_parser("env", help=COMMANDS["env"])
     return parser
 
 
@@ -246,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         from .data.check import main as check_main
 
         return check_main(argv[2:])
+    elif argv == ["env"]:
+        from hfvideoclip_cli import print_env
+
+        return print_env()
     else:
         from .argparse_errors import one_line_errors
 

@@ -29,6 +29,12 @@ from hfvideoclip.data.benchmarks import (
     select_classes,
 )
 from hfvideoclip.data.datasets import build_hmdb51, build_kinetics, build_ssv2, build_ucf101, make_miniature
+from hfvideoclip.data.video_column import video_path
+
+
+def paths(dataset):
+    """The video paths of a built dataset (its `video` column holds datasets.Video(decode=False) values)."""
+    return [video_path(video) for video in dataset["video"]]
 
 VIFI = SHIPPED_SPLITS_DIR / "vifi_clip"
 LABELS = VIFI / "labels"
@@ -234,13 +240,13 @@ def listed_name(dataset, video_path):
 
 def by_video(ds):
     names = ds.features["label"].names
-    return {os.path.basename(v): names[label] for v, label in zip(ds["video"], ds["label"])}
+    return {os.path.basename(v): names[label] for v, label in zip(paths(ds), ds["label"])}
 
 
 def per_class(ds):
     names = ds.features["label"].names
     out = {}
-    for video, label in zip(ds["video"], ds["label"]):
+    for video, label in zip(paths(ds), ds["label"]):
         out.setdefault(names[label], []).append(video)
     return out
 
@@ -296,7 +302,7 @@ def test_b2n_on_miniature(dataset, minis, cache, tmp_path):
         train = split.train
         expected, num_listed = expected_train[int(split.name[-1])]
         assert train.features["label"].names == base  # one vocabulary with the base eval set
-        assert by_video(train) == expected and all(os.path.isfile(v) for v in train["video"])
+        assert by_video(train) == expected and all(os.path.isfile(v) for v in paths(train))
         report = reports[f"{split.name}/train"]
         assert report.num_listed == num_listed and report.missing == [MISSING[dataset]]
     assert len(by_video(data.splits[0].eval["base"])) > 0 and len(by_video(data.splits[0].eval["novel"])) > 0
@@ -428,9 +434,9 @@ def test_select_classes_renumbers_and_keeps_columns(minis, cache):
     picked = select_classes(test, ["YoYo", "apply eye makeup"])  # matched ignoring case and spaces, kept as given
     assert picked.features["label"].names == ["YoYo", "apply eye makeup"]
     assert picked.column_names == test.column_names
-    expected = [(v, {"yo yo": 0, "apply eye makeup": 1}[names[label]]) for v, label in zip(test["video"], test["label"])
+    expected = [(v, {"yo yo": 0, "apply eye makeup": 1}[names[label]]) for v, label in zip(paths(test), test["label"])
                 if names[label] != "handstand pushups"]
-    assert list(zip(picked["video"], picked["label"])) == expected  # original row order
+    assert list(zip(paths(picked), picked["label"])) == expected  # original row order
     assert picked["group"] == [g for g, label in zip(test["group"], test["label"]) if names[label] != "handstand pushups"]
     with pytest.raises(ValueError, match=r"1 not in it \('juggling'\)"):
         select_classes(test, ["yo yo", "juggling"])

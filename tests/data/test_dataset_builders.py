@@ -27,6 +27,12 @@ from hfvideoclip.data.datasets import (
     read_class_names,
 )
 from hfvideoclip.data.own_data import natural_class_name
+from hfvideoclip.data.video_column import video_path
+
+
+def paths(dataset):
+    """The video paths of a built dataset (its `video` column holds datasets.Video(decode=False) values)."""
+    return [video_path(video) for video in dataset["video"]]
 
 
 @pytest.fixture(scope="module")
@@ -138,12 +144,13 @@ def test_rows_class_names_and_label_ids(case, minis, cache):
     assert all(name == natural_class_name(name) for name in names)
     expected = dict(listed)
     for row in ds:
-        assert os.path.isabs(row["video"]) and os.path.isfile(row["video"])
-        key = row_key(mini, row["video"], kind)
+        video = video_path(row["video"])
+        assert os.path.isabs(video) and os.path.isfile(video)
+        key = row_key(mini, video, kind)
         assert key in keys
         assert names[row["label"]] == natural_class_name(expected[key])
     # the corrupt file of this miniature is a row when its subset lists it (decoding it is the collator's job)
-    built = {Path(p) for p in ds["video"]}
+    built = {Path(p) for p in paths(ds)}
     corrupt_listed = [p for p in mini.corrupt if row_key(mini, p, kind) in keys]
     assert all(p in built for p in corrupt_listed)
 
@@ -153,7 +160,7 @@ def test_every_corrupt_and_missing_file_is_listed_somewhere(minis, cache):
     for name, mini in minis.items():
         cases = [c for c, spec in CASES.items() if spec[0] == name]
         reports = [build(c, minis, cache, return_report=True)[1][1] for c in cases]
-        videos = {Path(p) for c in cases for p in build(c, minis, cache)[1]["video"]}
+        videos = {Path(p) for c in cases for p in paths(build(c, minis, cache)[1])}
         assert len(mini.missing) == 1 and len(mini.corrupt) == 1, name
         assert any(mini.missing[0] in r.missing for r in reports), name
         assert mini.corrupt[0] in videos and mini.corrupt[0].stat().st_size > 0, name
@@ -174,7 +181,7 @@ def test_label_ids_follow_the_official_files(minis, cache):
     class_ind = dict(line.split() for line in minis["ucf101"].annotation_files["classes"].read_text().splitlines())
     trainlist = dict(line.split() for line in minis["ucf101"].annotation_files["split1/train"].read_text().splitlines())
     for row in ucf:
-        listed_id = next(int(i) for p, i in trainlist.items() if p.endswith("/" + os.path.basename(row["video"])))
+        listed_id = next(int(i) for p, i in trainlist.items() if p.endswith("/" + os.path.basename(video_path(row["video"]))))
         assert row["label"] == listed_id - 1
         assert ucf.features["label"].names[row["label"]] == natural_class_name(class_ind[str(listed_id)])
         assert row["group"] == int(row["video_id"].split("_g")[1][:2])
@@ -184,9 +191,9 @@ def test_label_ids_follow_the_official_files(minis, cache):
     k400 = build_kinetics(minis["kinetics400"].root, "val", cache_dir=cache)
     assert "passing American football (in game)" in k400.features["label"].names
     assert k400.features == build_kinetics(minis["kinetics400"].root, "train", cache_dir=cache).features
-    assert sorted({Path(p).suffix for p in k400["video"]}) == [".mkv", ".mp4", ".webm"]
+    assert sorted({Path(p).suffix for p in paths(k400)}) == [".mkv", ".mp4", ".webm"]
     test = build_kinetics(minis["kinetics400"].root, "test", cache_dir=cache)
-    assert all(Path(p).stem == youtube_id for p, youtube_id in zip(test["video"], test["youtube_id"]))
+    assert all(Path(p).stem == youtube_id for p, youtube_id in zip(paths(test), test["youtube_id"]))
     assert set(test["split"]) == {"test"} and all(e - s == 10 for s, e in zip(test["time_start"], test["time_end"]))
 
 
@@ -208,7 +215,7 @@ def test_sharding_across_two_nodes_covers_every_row_once(num_shards, minis, cach
     streamed = build_ucf101(minis["ucf101"].root, 1, "train", cache_dir=cache, streaming=True, num_shards=num_shards)
     parts = [list(split_dataset_by_node(streamed, rank=rank, world_size=2)) for rank in range(2)]
     assert all(parts)
-    assert Counter(row["video"] for part in parts for row in part) == Counter(ds["video"])
+    assert Counter(video_path(row["video"]) for part in parts for row in part) == Counter(paths(ds))
 
 
 def test_dataloader_workers_read_every_row_once(minis, cache):
@@ -217,7 +224,7 @@ def test_dataloader_workers_read_every_row_once(minis, cache):
     ds = build_kinetics(minis["kinetics400"].root, "train", cache_dir=cache)
     streamed = build_kinetics(minis["kinetics400"].root, "train", cache_dir=cache, streaming=True)
     loader = torch.utils.data.DataLoader(streamed, batch_size=None, num_workers=2)
-    assert Counter(row["video"] for row in loader) == Counter(ds["video"])
+    assert Counter(video_path(row["video"]) for row in loader) == Counter(paths(ds))
 
 
 def test_missing_videos_warned_once_with_the_count(minis, cache, caplog):
@@ -387,7 +394,7 @@ def test_list_without_class_file_and_moved_videos(minis, cache, tmp_path):
     listing.write_text("elsewhere/abseiling_00.mp4 abseiling\nold/brush_hair/brush_hair_02.mp4 brush_hair\n")
     ds = build_from_list(listing, data_dir=mini.root, cache_dir=cache)
     assert ds.features["label"].names == ["abseiling", "brush hair"] and len(ds) == 2
-    assert all(os.path.isfile(p) for p in ds["video"])
+    assert all(os.path.isfile(p) for p in paths(ds))
 
 
 def test_read_class_names_formats(tmp_path):

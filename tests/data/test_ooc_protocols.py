@@ -17,6 +17,12 @@ from hfvideoclip.data.benchmarks import (
 )
 from hfvideoclip.data.datasets import build_kinetics, make_miniature
 from hfvideoclip.data.datasets.miniatures import write_video
+from hfvideoclip.data.video_column import video_path
+
+
+def paths(dataset):
+    """The video paths of a built dataset (its `video` column holds datasets.Video(decode=False) values)."""
+    return [video_path(video) for video in dataset["video"]]
 
 UCF_CLASSES = ["ApplyEyeMakeup", "Basketball", "YoYo"]
 
@@ -110,7 +116,7 @@ def test_ucf_scuba(ucf, cache):
     assert names == ["apply eye makeup", "basketball", "yo yo"]
     assert Counter(test["context"]) == {"in": 6, "out": 8}
     assert Counter(test["source"]) == {"original": 6, "testlist01.txt": 8}
-    for video, label, context in zip(test["video"], test["label"], test["context"]):
+    for video, label, context in zip(paths(test), test["label"], test["context"]):
         stem = os.path.basename(video)
         assert stem.startswith("v_" + UCF_CLASSES[label] + "_")
         assert stem.endswith(".avi" if context == "in" else ".mp4")
@@ -140,7 +146,7 @@ def test_ucf_hat_and_evaluation(ucf, cache, tmp_path):
     test = data.splits[0].eval["test"]
     assert Counter(test["context"]) == {"in": 6, "out": 6}
     out = [(os.path.basename(v), test.features["label"].names[label])
-           for v, label, c in zip(test["video"], test["label"], test["context"]) if c == "out"]
+           for v, label, c in zip(paths(test), test["label"], test["context"]) if c == "out"]
     assert ("v_YoYo_g01_c01__bg_v_Basketball_g02_c01.mp4", "yo yo") in out
     assert reports["out/actionswap_rand_1.txt"].num_missing == 0
 
@@ -163,7 +169,7 @@ def test_k400_scuba(tmp_path_factory, cache):
     assert names == sorted(names)
     folder = tmp_path_factory.mktemp("k400-scuba")
     lines, expected = [], {}
-    for i, (video, label) in enumerate(zip(val["video"], val["label"])):
+    for i, (video, label) in enumerate(zip(paths(val), val["label"])):
         stem = os.path.splitext(os.path.basename(video))[0]
         listed = f"{names[label]}/{stem}__0"  # class folders with spaces, as in the released val.txt
         lines.append(f"{listed} 300 {label}")
@@ -177,7 +183,7 @@ def test_k400_scuba(tmp_path_factory, cache):
     test = data.splits[0].eval["test"]
     assert test.features["label"].names == names
     assert Counter(test["context"]) == {"in": len(val), "out": len(val) - 1}
-    got = {os.path.basename(v): names[label] for v, label, c in zip(test["video"], test["label"], test["context"])
+    got = {os.path.basename(v): names[label] for v, label, c in zip(paths(test), test["label"], test["context"])
            if c == "out"}
     assert got == expected
     assert reports["out/val.txt"].missing == [lines[0].rsplit(" ", 2)[0]]

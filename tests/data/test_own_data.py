@@ -9,6 +9,7 @@ import pytest
 
 from hfvideoclip.data import load_video_classification_data, natural_class_name, resolve_data
 from hfvideoclip.data.toy import ClipSpec, render_clip, write_mp4
+from hfvideoclip.data.video_column import video_path
 
 CLASSES = {"RedCircle": ("circle", "red"), "orange_star": ("star", "orange"), "blue-bar": ("bar", "blue")}
 NATURAL = sorted(["red circle", "orange star", "blue bar"])
@@ -53,8 +54,9 @@ def test_videofolder(videos, tmp_path):
     assert test.column_names == ["video", "label"] and len(test) == 6  # notes.txt is skipped
     names = test.features["label"].names
     for row in test:
-        assert os.path.isabs(row["video"]) and os.path.isfile(row["video"])
-        assert names[row["label"]] == natural_class_name(os.path.basename(os.path.dirname(row["video"])))
+        video = video_path(row["video"])
+        assert os.path.isabs(video) and os.path.isfile(video)
+        assert names[row["label"]] == natural_class_name(os.path.basename(os.path.dirname(video)))
     assert sorted(names[label] for label in split.train["label"]) == ["green cross", "red circle"]
 
     only_eval = load_video_classification_data(validation_dir=videos / "folder", name="mine")
@@ -74,7 +76,7 @@ def test_csv_and_json_lines(videos):
     test = data.splits[0].eval["test"]
     assert data.name == "val" and test.column_names == ["video", "label", "note"]
     assert test.features["label"].names == NATURAL
-    assert test["video"][0] == str(videos / rows(videos)[0][0])  # relative to the file's folder
+    assert video_path(test["video"][0]) == str(videos / rows(videos)[0][0])  # relative to the file's folder
     assert [test.features["label"].names[i] for i in test["label"]] == [natural_class_name(r[1]) for r in rows(videos)]
     assert test["note"][:2] == ["n0", "n1"]
 
@@ -112,8 +114,8 @@ def test_datasets_dataset_with_video_column(videos, tmp_path):
         embedded = datasets.Dataset.load_from_disk(str(tmp_path / "saved" / "validation")).with_format(None)
         stored = embedded.cast_column("clip", datasets.Video(decode=False))[0]["clip"]
         where = str(tmp_path / "cache") if stored.get("bytes") else path
-        assert row["video"].startswith(where) and os.path.isfile(row["video"])
-        with open(row["video"], "rb") as a, open(path, "rb") as b:
+        assert video_path(row["video"]).startswith(where) and os.path.isfile(video_path(row["video"]))
+        with open(video_path(row["video"]), "rb") as a, open(path, "rb") as b:
             assert a.read() == b.read()
     assert list(split.eval["test"]["label"]) == list(ds["y"])
 

@@ -7,6 +7,12 @@ import pytest
 from hfvideoclip.data.toy import PROTOCOL_NAMES, load_protocol, read_mp4
 from hfvideoclip.data.toy import protocols as P
 from hfvideoclip.data.toy.world import BACKGROUNDS, MOTIONS, SHAPES, is_valid, motion_shape_name
+from hfvideoclip.data.video_column import video_path
+
+
+def paths(dataset):
+    """The video paths of a built dataset (its `video` column holds datasets.Video(decode=False) values)."""
+    return [video_path(video) for video in dataset["video"]]
 
 COLUMNS = ["video", "label", "shape", "colour", "motion", "background", "motion_kind"]
 
@@ -145,11 +151,11 @@ def test_load_generates_datasets_and_reuses_the_cache(tmp_path, monkeypatch):
         assert isinstance(ds, datasets.Dataset)
         assert ds.column_names == COLUMNS
         assert isinstance(ds.features["label"], datasets.ClassLabel)
-        assert all(os.path.isfile(v) for v in ds["video"])
+        assert all(os.path.isfile(v) for v in paths(ds))
     row = split.train[0]
     assert split.train.features["label"].names[row["label"]] == motion_shape_name(row["shape"], row["motion"])
     assert row["motion_kind"] == MOTIONS[row["motion"]].kind
-    assert read_mp4(row["video"]).shape == (16, 64, 64, 3)
+    assert read_mp4(video_path(row["video"])).shape == (16, 64, 64, 3)
     assert not [d for d in os.listdir(tmp_path) if d.startswith(".tmp")]
 
     def fail(job):

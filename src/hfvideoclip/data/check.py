@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import VideoDecodingError
 from .own_data import VIDEO_EXTENSIONS, scan_video_files, skipped_files_line
+from .video_column import video_path
 
 
 @dataclass
@@ -128,6 +129,7 @@ def check_videos(pairs: list[tuple[str, str]], num_frames: int = 8, num_workers:
 
     from .workers import resolve_num_workers
 
+    pairs = [(video_path(video) or video, label) for video, label in pairs]  # datasets.Video values: their path
     paths = [path for path, _ in pairs]
     workers = resolve_num_workers(num_workers, len(paths))
     chunk = 8  # videos per worker task: one IPC round trip per chunk, not per video

@@ -20,6 +20,7 @@ from torch.utils.data import get_worker_info
 
 from ..errors import VideoDecodingError
 from .transforms import AugmentationConfig
+from .video_column import video_path
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class VideoClipCollator:
                 else:
                     out = self.video_processor(videos=[video], num_clips=self.num_clips, num_crops=self.num_crops)
             except VideoDecodingError as error:
-                shown = os.fspath(video) if isinstance(video, (str, os.PathLike)) else _describe(video)
+                shown = video_path(video) or _describe(video)  # a path, or a datasets.Video value's path
                 named = error if str(shown) in str(error) else VideoDecodingError(
                     f"{error} (video: {_describe(video)})")
                 if self.bad_video == "skip":
@@ -239,8 +240,7 @@ class VideoClipCollator:
             "pixel_values_videos": torch.cat(pixels, dim=0).to(self.pixel_dtype) if pixels else None,
             "labels": torch.tensor([labels[i] for i in kept], dtype=torch.long)}
         if self.return_paths:
-            batch["video_paths"] = [os.fspath(videos[i]) if isinstance(videos[i], (str, os.PathLike)) else videos[i]
-                                    for i in kept]
+            batch["video_paths"] = [video_path(videos[i]) or videos[i] for i in kept]
         if self.bad_video == "skip":
             batch["skipped_videos"] = skipped
             batch["skipped_paths"] = skipped_paths

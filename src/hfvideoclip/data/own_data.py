@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .protocols import ProtocolData, ProtocolSplit, load_protocol
+from .video_column import video_feature
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ class _Table:
         indices = _label_indices(self.labels, class_names, self.source, columns.label)
         _check_videos_exist(self.videos, self.source, columns.video)
         extra_features = datasets.Dataset.from_dict(self.extra).features if self.extra else {}
-        features = datasets.Features({"video": datasets.Value("string"),
+        features = datasets.Features({"video": video_feature(),
                                       "label": datasets.ClassLabel(names=list(class_names)), **extra_features})
         return datasets.Dataset.from_dict({"video": self.videos, "label": indices, **self.extra}, features=features)
 
@@ -463,7 +464,7 @@ def _from_datasets(dataset_name: str, config_name: str | None, columns: _Columns
         indices = _label_indices(labels, class_names, source, columns.label)
         videos = _dataset_video_paths(dataset, columns.video, base, video_cache, source)
         _check_videos_exist(videos, source, columns.video)
-        features = datasets.Features({"video": datasets.Value("string"),
+        features = datasets.Features({"video": video_feature(),
                                       "label": datasets.ClassLabel(names=list(class_names))})
         built = datasets.Dataset.from_dict({"video": videos, "label": indices}, features=features)
         extra = [column for column in dataset.column_names if column not in (columns.video, columns.label)]

@@ -29,8 +29,14 @@ OPEN_VOCAB_METRIC_PATH = str(Path(__file__).resolve().parent / "open_vocab_accur
 
 def load_open_vocab_metric(**kwargs):
     """The shipped `open_vocab_accuracy` metric (`evaluate.load` by path, no Hub access). `kwargs` go to
-    `evaluate.load` (e.g. `experiment_id`, `num_process`, `process_id` for distributed use)."""
-    import evaluate
+    `evaluate.load` (e.g. `experiment_id`, `num_process`, `process_id` for distributed use). `evaluate` is an
+    extra: without it, an ImportError names the install command."""
+    try:
+        import evaluate
+    except ImportError:
+        raise ImportError('the open_vocab_accuracy metric needs the `evaluate` library: pip install '
+                          '"hfvideoclip[evaluate]" (the Trainer and evaluate_protocol do not).', name="evaluate"
+                          ) from None
 
     return evaluate.load(OPEN_VOCAB_METRIC_PATH, **kwargs)
 

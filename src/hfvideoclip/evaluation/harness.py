@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..data.collator import VideoClipCollator
+from ..data.video_column import video_path
 from ..data.workers import resolve_num_workers
 from ..models.video_clip.modeling_video_clip import combine_view_logits
 from ..text.class_embeddings import _model_device, class_bank
@@ -334,7 +335,8 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
     dtype = getattr(model, "dtype", None)
     scale = _logit_scale(model)
 
-    paths = [str(path) for path in dataset["video"]]
+    videos = list(dataset["video"])  # paths or datasets.Video(decode=False) values ({"path", "bytes"})
+    paths = [video_path(video) or str(video) for video in videos]
     labels_all = [int(label) for label in dataset["label"]]
     groups = ([str(value) for value in dataset[group_column]]
               if group_column is not None and group_column in dataset.column_names else None)
@@ -344,8 +346,10 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         view_pooling = getattr(getattr(model, "config", None), "view_pooling", None) or "logits"
     rank, world = _process_layout(distributed)
     shard = shard_range(len(paths), rank, world)
-    rows = [{"video": path, "label": label}
-            for path, label in zip(paths[shard.start:shard.stop], labels_all[shard.start:shard.stop])]
+    # A datasets.Video value with embedded bytes is decoded from them; any other video from its path.
+    rows = [{"video": video if isinstance(video, dict) and video.get("bytes") else path, "label": label}
+            for video, path, label in zip(videos[shard.start:shard.stop], paths[shard.start:shard.stop],
+                                          labels_all[shard.start:shard.stop])]
     # The one collator of training and evaluation, in its deterministic mode (segment centres, centre/3 crops).
     # Views in the model's dtype when it is 16-bit (it casts them anyway): half the bytes from the workers and to
     # the device, the same logits.

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..own_data import VIDEO_EXTENSIONS, natural_class_name
+from ..video_column import video_feature
 
 logger = logging.getLogger(__name__)
 
@@ -430,7 +431,7 @@ def assemble(rows: Sequence[Row], *, class_names: Sequence[str], meta_features: 
         logger.warning("%s: %d of %d listed videos are not under %s and are left out (e.g. %s). Add the files, or "
                        "keep going with %d videos (return_report=True gives the full list).", dataset, len(missing),
                        len(rows), index.root, some, report.num_rows)
-    features = datasets.Features({"video": datasets.Value("string"),
+    features = datasets.Features({"video": video_feature(),
                                   "label": datasets.ClassLabel(names=list(class_names)), **meta_features})
     info = datasets.DatasetInfo(description=f"{dataset}, built by hfvideoclip from "
                                             f"{', '.join(annotation_files)} and the videos under {index.root}.",

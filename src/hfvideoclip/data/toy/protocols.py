@@ -379,7 +379,9 @@ def _generate(plan: _Plan, directory: Path, num_workers: int) -> None:
 def _dataset(table: dict, root: Path):
     import datasets
 
-    features = datasets.Features({"video": datasets.Value("string"),
+    from ..video_column import video_feature
+
+    features = datasets.Features({"video": video_feature(),
                                   "label": datasets.ClassLabel(names=table["names"]),
                                   **{column: datasets.Value("string") for column in METADATA_COLUMNS}})
     rows = table["rows"]
