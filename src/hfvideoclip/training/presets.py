@@ -19,8 +19,26 @@ def preset_directory() -> str:
 
 
 def available_presets() -> list[str]:
-    """Names of the shipped preset files (without `.yaml`)."""
-    return sorted(name[:-5] for name in os.listdir(preset_directory()) if name.endswith(".yaml"))
+    """Names of the shipped presets (without `.yaml`): the toy presets `<method>` and the paper presets
+    `<method>/<setting>` (`presets/<method>/<setting>.yaml`, see `paper_presets`)."""
+    return sorted(name[:-5] for name in os.listdir(preset_directory()) if name.endswith(".yaml")) + paper_presets()
+
+
+def paper_presets(method: str | None = None) -> list[str]:
+    """Names `<method>/<setting>` of the shipped paper presets (the papers' recipes, docs/reproduction.md), of one
+    method or of all."""
+    root = preset_directory()
+    methods = [method] if method else sorted(name for name in os.listdir(root) if os.path.isdir(os.path.join(root, name)))
+    return [f"{folder}/{name[:-5]}" for folder in methods if os.path.isdir(os.path.join(root, folder))
+            for name in sorted(os.listdir(os.path.join(root, folder))) if name.endswith(".yaml")]
+
+
+def paper_preset_path(name: str) -> str:
+    """The YAML of paper preset `name` (`taco/k400`); a one-line error naming the shipped ones otherwise."""
+    if name in paper_presets():
+        return os.path.join(preset_directory(), *name.split("/")) + ".yaml"
+    raise ValueError(f"--preset {name!r} is not a shipped paper preset; choose one of: {', '.join(paper_presets())} "
+                     "(or pass your own YAML with --config).")
 
 
 def read_preset(path: str | os.PathLike) -> dict:
@@ -39,4 +57,4 @@ def read_preset(path: str | os.PathLike) -> dict:
     return data
 
 
-__all__ = ["available_presets", "preset_directory", "read_preset"]
+__all__ = ["available_presets", "paper_preset_path", "paper_presets", "preset_directory", "read_preset"]

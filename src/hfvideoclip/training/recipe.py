@@ -27,7 +27,7 @@ from ..methods import MethodConfig, available_methods, get_method
 from ..models.loading import checkpoint_model_type
 from .arguments import VideoClipTrainingArguments
 from .builder import build_trainer
-from .presets import available_presets, preset_directory, read_preset
+from .presets import available_presets, paper_preset_path, paper_presets, preset_directory, read_preset
 from .run_folder import check_resume_arguments, guard_output_dir, whole_run_train_loss
 
 
@@ -53,6 +53,12 @@ class ScriptArguments:
                 "\"moving right\"]}' (toy protocols: hfvideoclip.data.toy.protocols.resolve_params)."})
     config: str | None = field(default=None, metadata={
         "help": "Preset YAML replacing the method's shipped preset (flag names as keys)."})
+    preset: str | None = field(default=None, metadata={
+        "help": "A paper preset <method>/<setting> (e.g. taco/k400; listed below, docs/reproduction.md) replacing "
+                "the toy preset: the paper's recipe; it implies its method."})
+    total_batch_size: int | None = field(default=None, metadata={
+        "help": "Total batch per optimizer step, kept on any number of processes: gradient_accumulation_steps = "
+                "total / (per_device_train_batch_size x processes), with a notice when that changes it."})
     eval_num_clips: int | None = field(default=None, metadata={
         "help": "Temporal views at final evaluation (default: 3 on the real benchmarks' protocols, 1 on the toy "
                 "world and your own data)."})
@@ -121,8 +127,9 @@ def build_parser(method: str) -> HfArgumentParser:
     """The recipe's parser for `method`: script, own-data, Trainer and the method's own flags (own `--help` group)."""
     spec = get_method(method)
     epilog = (f"methods: {', '.join(available_methods())}; adaptations: {', '.join(available_adaptations())}; "
-              f"shipped presets ({preset_directory()}): {', '.join(available_presets())}. "
-              f"--method {method} uses preset {spec.preset or 'none'}.")
+              f"shipped presets ({preset_directory()}): {', '.join(p for p in available_presets() if '/' not in p)}. "
+              f"--method {method} uses preset {spec.preset or 'none'}. Paper presets (--preset, the papers' recipes; "
+              f"docs/reproduction.md): {', '.join(paper_presets())}.")
     return one_line_errors(HfArgumentParser(
         (ScriptArguments, VideoDataArguments, VideoClipTrainingArguments, spec.config_class),
         prog="hfvideoclip train", epilog=epilog, formatter_class=argparse.ArgumentDefaultsHelpFormatter))
@@ -133,6 +140,16 @@ def parse_args(argv: list[str]) -> RecipeArguments:
     argv = _with_resume_value(list(argv))
     config_path = _flag_value(argv, "config")
     method = _flag_value(argv, "method")
+    paper = _flag_value(argv, "preset")
+    if paper is not None:
+        if config_path is not None:
+            raise ValueError("--preset and --config both replace the method's preset; pass only one of them.")
+        config_path = paper_preset_path(paper)
+        preset_method = paper.split("/")[0]
+        if method is not None and method != preset_method:
+            raise ValueError(f"--preset {paper} is a preset of method {preset_method!r}, not --method {method!r}; "
+                             "drop --method (the preset implies it) or pick a preset of that method.")
+        method = preset_method
     if method is None and config_path is not None:
         method = read_preset(config_path).get("method")
     method = method or "ce"
@@ -150,9 +167,11 @@ def parse_args(argv: list[str]) -> RecipeArguments:
                          "command-line flags; see hfvideoclip train --method {method} --help).")
     parser.set_defaults(**preset)
     given = _command_line_flags(argv)
+    _check_preset_files(preset, given, paper or preset_path)
     if "output_dir" not in given:
         argv = [*argv, "--output_dir", f"runs/{method}"]
     script, data, training, method_config = parser.parse_args_into_dataclasses(args=argv)
+    resolve_total_batch_size(script, training, given, preset)
     method_config.validate(training)
     if ("dataloader_pin_memory" not in given and "dataloader_pin_memory" not in preset
             and training.dataloader_pin_memory and training.device.type != "cuda"):
@@ -160,6 +179,55 @@ def parse_args(argv: list[str]) -> RecipeArguments:
     sources = {name: "preset" for name in preset}
     sources.update({name: "command line" for name in given if name in known})
     return RecipeArguments(script, data, training, method_config, preset_path, sources)
+
+
+_USER_FILES = ("class_descriptions",)
+"""Preset fields naming a file the user supplies (FROSTER's rephrased class names): checked before parsing."""
+
+
+def _check_preset_files(preset: dict, given: set[str], preset_name: str | None) -> None:
+    """A paper preset's `class_descriptions` names FROSTER's files by their place in the FROSTER repository; when
+    they are not there (and the flag is not on the command line), say where to get them, in one line."""
+    for name in _USER_FILES:
+        value = preset.get(name)
+        if not value or name in given:
+            continue
+        missing = [part for part in str(value).split(",") if part and not os.path.exists(part)]
+        if missing:
+            raise ValueError(f"{preset_name} trains with FROSTER's rephrased class names (--{name}), but "
+                             f"{missing[0]} does not exist here: copy label_rephrase/ and zs_label_db/ of the FROSTER "
+                             f"repository (Visual-AI/FROSTER) into this folder, or pass --{name} PATH.")
+
+
+def resolve_total_batch_size(script: ScriptArguments, training: VideoClipTrainingArguments, given: set[str],
+                             preset: dict | None = None) -> None:
+    """`--total_batch_size`: keep the total batch per optimizer step on this run's process count by setting
+    `gradient_accumulation_steps` = total / (per-device batch x processes), with a one-line notice when that is not
+    the preset's own layout (its GPU count: total / (its per-device batch x its accumulation steps))."""
+    total = script.total_batch_size
+    if total is None:
+        return
+    if total < 1:
+        raise ValueError(f"--total_batch_size must be a positive number of clips, got {total}.")
+    per_device, processes = training.per_device_train_batch_size, training.world_size
+    steps = training.gradient_accumulation_steps
+    if per_device * processes * steps == total:
+        return
+    if "gradient_accumulation_steps" in given:
+        raise ValueError(f"--gradient_accumulation_steps {steps} x --per_device_train_batch_size {per_device} x "
+                         f"{processes} process(es) is {per_device * processes * steps}, not --total_batch_size "
+                         f"{total}; drop --gradient_accumulation_steps (the recipe derives it from the total batch).")
+    if total % (per_device * processes):
+        raise ValueError(f"--total_batch_size {total} is not a multiple of --per_device_train_batch_size "
+                         f"{per_device} x {processes} process(es); pick a per-device batch that divides it.")
+    training.gradient_accumulation_steps = total // (per_device * processes)
+    preset = preset or {}
+    layout = preset.get("per_device_train_batch_size"), preset.get("gradient_accumulation_steps", 1)
+    assumed = (f"; the preset assumes {total // (layout[0] * layout[1])} GPUs x {layout[0]} x {layout[1]}"
+               if layout[0] and total % (layout[0] * layout[1]) == 0 else "")
+    if training.should_log:
+        print(f"notice: total batch {total} kept on {processes} process(es) as {per_device} per device x "
+              f"{training.gradient_accumulation_steps} gradient accumulation steps{assumed}.")
 
 
 def resolve_checkpoint(args: VideoClipTrainingArguments) -> str | None:
