@@ -491,3 +491,20 @@ def test_a_run_exported_by_an_older_version_is_refused_with_the_fix(tmp_path, ex
     (run / "pipeline_video_clip.py").unlink()
     with pytest.raises(ValueError, match="older hfvideoclip .*pipeline_video_clip.py.*Save it again"):
         push_module.stage_run(run, tmp_path / "staged", repo_id="org/toy")
+
+
+def test_card_says_where_the_class_texts_came_from():
+    from hfvideoclip.hub.model_card import class_texts_description
+
+    def value_of(values):
+        return lambda key, default=None: values.get(key, default)
+
+    assert "28 Kinetics prompt templates" in class_texts_description({}, value_of({}))
+    assert "a video of {}" in class_texts_description({}, value_of({"templates": "single"}))
+    text = class_texts_description({}, value_of({"class_descriptions": "/data/label_rephrase/k400_rephrased.json"}))
+    assert "FROSTER's rephrased class descriptions (`k400_rephrased.json`" in text
+    ost = class_texts_description({"scoring_head": "optimal_descriptor"}, value_of({}))
+    assert "OST's published descriptors" in ost
+    own = class_texts_description({"scoring_head": "optimal_descriptor"},
+                                  value_of({"spatial_descriptors_file": "d/spatial.json"}))
+    assert "`spatial.json`" in own

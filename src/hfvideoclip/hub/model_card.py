@@ -592,6 +592,7 @@ def build_model_card(*, method: str | None, base_model: str | None = None, resul
         has_adapter="adapter" in files or adaptation == "lora", has_msta="msta" in files or adaptation in ("msta",
                                                                                                          "adapter"),
         built_in_adapter=bool(config.get("adapter")),
+        class_texts_text=class_texts_description(config, value),
         has_descriptors="descriptors.json" in files, has_plots=any(f.startswith("plot_") for f in files),
         remote_pipeline=PIPELINE_TASK in custom_pipelines, version=_library_version(),
     )
@@ -603,6 +604,30 @@ def build_model_card(*, method: str | None, base_model: str | None = None, resul
     while "\n\n\n" in content:
         content = content.replace("\n\n\n", "\n\n")
     return ModelCard(content)
+
+
+def class_texts_description(config: Mapping, value) -> str:
+    """Where the class texts the model was trained and evaluated with came from (one sentence for the card)."""
+    def name(path) -> str:
+        return os.path.basename(str(path).rstrip("/").split(",")[0])
+
+    if config.get("scoring_head") == "optimal_descriptor":
+        files = [value(f"{kind}_descriptors_file", None) for kind in ("spatial", "temporal")]
+        if any(files):
+            source = "the descriptor files " + ", ".join(f"`{name(f)}`" for f in files if f)
+        elif value("official_descriptors", True) in (True, "true", "True", None):
+            source = "OST's published descriptors (shipped with hfvideoclip, MIT) where they describe a class"
+        else:
+            source = "the template fallback"
+        return (f"spatial and temporal descriptors per class from {source}, else the template fallback; "
+                "`descriptors.json` keeps them by class name")
+    descriptions = value("class_descriptions", None) or value("description_file", None)
+    if descriptions:
+        return (f"FROSTER's rephrased class descriptions (`{name(descriptions)}`, the user's copy: CC BY-NC-SA, not "
+                "shipped): each prompt template filled with the name then the description, plus the bare description")
+    templates = value("templates", "kinetics")
+    return ("the 28 Kinetics prompt templates filled with the class name" if templates == "kinetics"
+            else 'one template, "a video of {}."')
 
 
 def _library_version() -> str:
