@@ -68,8 +68,17 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
     if hasattr(model, "template_class_embeddings"):  # VideoClipModel (also through adapter wrappers)
         return model.template_class_embeddings(tokenizer, class_names, [templates] if isinstance(templates, str)
                                                else list(templates), batch_size=batch_size, device=device)
-    num_templates = len(prompts[0])
-    classes_per_batch = max(1, batch_size // num_templates)
+    return prompt_set_embeddings(model, tokenizer, prompts, batch_size, device)
+
+
+@torch.no_grad()
+def prompt_set_embeddings(model, tokenizer, prompts: Sequence[Sequence[str]], batch_size: int = 256,
+                          device: torch.device | str | None = None) -> torch.Tensor:
+    """(C, D) unit-norm class embeddings from K prompts per class (`prompts[c]`, K the same for every class): each
+    prompt embedded, L2-normalised, averaged over K and renormalised (`template_ensemble`), `batch_size` prompts
+    (whole classes) per forward. Prompts longer than the text tower's positions are cut with end-of-text kept."""
+    num_prompts = len(prompts[0])
+    classes_per_batch = max(1, batch_size // num_prompts)
     device = torch.device(device) if device is not None else _model_device(model)
     get_class_embeddings = getattr(model, "get_class_embeddings", None)
     positions = getattr(getattr(getattr(model, "config", None), "text_config", None), "max_position_embeddings", None)
@@ -86,13 +95,13 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
         if attention_mask is not None:
             attention_mask = attention_mask.to(device)
         if callable(get_class_embeddings):
-            shape = (len(chunk), num_templates, input_ids.shape[-1])
+            shape = (len(chunk), num_prompts, input_ids.shape[-1])
             embeds = get_class_embeddings(input_ids.view(shape),
                                           attention_mask.view(shape) if attention_mask is not None else None)
         else:
             features = _as_embedding_tensor(model.get_text_features(input_ids=input_ids,
                                                                     attention_mask=attention_mask))
-            embeds = template_ensemble(features.float().view(len(chunk), num_templates, -1))
+            embeds = template_ensemble(features.float().view(len(chunk), num_prompts, -1))
         chunks.append(embeds.float())
     return torch.cat(chunks)
 
@@ -112,25 +121,7 @@ def description_class_embeddings(model, tokenizer, entries: Sequence[str],
     entry, then the bare entry), each embedded and L2-normalised, averaged, renormalised (`template_ensemble`)."""
     from .class_descriptions import description_prompts
 
-    prompts = description_prompts(list(entries), templates)
-    num_prompts = len(prompts[0])
-    classes_per_batch = max(1, batch_size // num_prompts)
-    device = torch.device(device) if device is not None else _model_device(model)
-    get_class_embeddings = getattr(model, "get_class_embeddings", None)
-    chunks = []
-    for start in range(0, len(prompts), classes_per_batch):
-        chunk = prompts[start:start + classes_per_batch]
-        tokens = tokenizer([p for row in chunk for p in row], padding=True, truncation=True, return_tensors="pt")
-        input_ids, attention_mask = tokens["input_ids"].to(device), tokens["attention_mask"].to(device)
-        if callable(get_class_embeddings):
-            shape = (len(chunk), num_prompts, input_ids.shape[-1])
-            embeds = get_class_embeddings(input_ids.view(shape), attention_mask.view(shape))
-        else:
-            features = _as_embedding_tensor(model.get_text_features(input_ids=input_ids,
-                                                                    attention_mask=attention_mask))
-            embeds = template_ensemble(features.float().view(len(chunk), num_prompts, -1))
-        chunks.append(embeds.float())
-    return torch.cat(chunks)
+    return prompt_set_embeddings(model, tokenizer, description_prompts(list(entries), templates), batch_size, device)
 
 
 @torch.no_grad()
@@ -177,4 +168,5 @@ def class_bank(model, tokenizer, class_names: Sequence[str], templates: Sequence
     return bank.to(torch.device(device)) if device is not None else bank
 
 
-__all__ = ["class_bank", "class_text_embeddings", "description_class_embeddings", "uses_descriptors"]
+__all__ = ["class_bank", "class_text_embeddings", "description_class_embeddings", "prompt_set_embeddings",
+           "uses_descriptors"]
