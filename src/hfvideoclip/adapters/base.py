@@ -4,6 +4,8 @@ model for export. Each strategy is small: `apply(model, args) -> trainable model
 
 from __future__ import annotations
 
+import os
+
 from torch import nn
 
 
@@ -27,6 +29,18 @@ class Adaptation:
         """Write the exported model to `output_dir` so that `load_video_clip_model(output_dir)` gives it back;
         `trained` is the model as trained (e.g. a `PeftModel`), for strategies that also save their adapter alone."""
         exported.save_pretrained(output_dir)
+
+
+def report_trainable_parameters(name: str, model: nn.Module | None = None, trainable: int | None = None,
+                                total: int | None = None) -> None:
+    """Print `--adaptation <name>: N trainable parameters of M (x %)` once per run (local rank 0), from `model`'s
+    `requires_grad` flags unless the counts are given."""
+    if trainable is None or total is None:
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        print(f"--adaptation {name}: {trainable:,} trainable parameters of {total:,} "
+              f"({100 * trainable / max(total, 1):.2f} %)")
 
 
 _ADAPTATIONS: dict[str, type[Adaptation]] = {}
@@ -53,4 +67,5 @@ def available_adaptations() -> list[str]:
     return list(_ADAPTATIONS)
 
 
-__all__ = ["Adaptation", "available_adaptations", "get_adaptation", "register_adaptation"]
+__all__ = ["Adaptation", "available_adaptations", "get_adaptation", "register_adaptation",
+           "report_trainable_parameters"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import os
 
-from .base import Adaptation, register_adaptation
+from .base import Adaptation, register_adaptation, report_trainable_parameters
 
 MSTA_SUBFOLDER = "msta"
 """Subfolder of an exported model holding its MSTA / adapter weights (`adapter_config.json`, `adapter_model.safetensors`).
@@ -47,9 +47,7 @@ class MstaAdaptation(Adaptation):
 
         adapted = get_msta_model(model, self.config(args))
         trainable, total = adapted.get_nb_trainable_parameters()
-        if int(os.environ.get("LOCAL_RANK", "0")) == 0:
-            print(f"--adaptation {self.name}: {trainable:,} trainable parameters of {total:,} "
-                  f"({100 * trainable / total:.2f} %)")
+        report_trainable_parameters(self.name, trainable=trainable, total=total)
         return adapted
 
     def export(self, model):

@@ -89,6 +89,8 @@ ADAPTATIONS = {
             "part of the model (`adapter` in config.json), and alone in `msta/`",
     "adapter": "AdaptFormer-style bottleneck adapters in both towers (towers frozen), part of the model (`adapter` "
                "in config.json) and alone in `msta/`",
+    "st_adapter": "ST-Adapters (bottleneck with a depthwise 3D convolution over the patch grid, before each vision "
+                  "block's attention) with CLIP frozen, part of the model (`adapter` in config.json)",
 }
 PROTOCOLS = {
     "toy-b2n": "the toy world's base-to-novel protocol: procedurally rendered videos of coloured shapes moving; "
@@ -109,6 +111,7 @@ _ADAPTATION_ARGUMENTS = {"lora": ("lora_r", "lora_alpha", "lora_target_modules")
                          "msta": ("msta_dim", "msta_start_layer", "msta_end_layer", "msta_scale", "msta_dropout",
                                   "msta_towers")}
 _ADAPTATION_ARGUMENTS["adapter"] = _ADAPTATION_ARGUMENTS["msta"]
+_ADAPTATION_ARGUMENTS["st_adapter"] = ("st_adapter_dim", "st_adapter_kernel_size", "st_adapter_position")
 _OPERATIONAL_ARGUMENTS = {
     "output_dir", "cache_dir", "config", "logging_dir", "logging_steps", "logging_strategy", "logging_first_step",
     "save_steps", "save_strategy", "save_total_limit", "save_only_model", "eval_strategy", "eval_steps",
@@ -324,7 +327,8 @@ def hyperparameter_rows(values: Mapping[str, tuple[Any, str | None]], method: st
         if name in seen or name in skip or name not in values or "token" in name.lower():
             continue
         seen.add(name)
-        if name.startswith(("lora_", "msta_")) and name not in _ADAPTATION_ARGUMENTS.get(str(adaptation), ()):
+        if (name.startswith(("lora_", "msta_", "st_adapter_"))
+                and name not in _ADAPTATION_ARGUMENTS.get(str(adaptation), ())):
             continue
         value, source = values[name]
         if value is None and source in (None, "default"):

@@ -41,7 +41,9 @@ def load_video_clip_model(name_or_path, temporal_mode: str | None = None, num_fr
         raise ValueError(f"--model {name_or_path!r} is a {model_type!r} checkpoint; hfvideoclip loads CLIP "
                          "(model_type 'clip') and VideoClip ('video_clip') checkpoints.")
     model = VideoClipModel.from_pretrained(name_or_path)
-    if getattr(model.config, "adapter", None):  # an exported msta / adapter run: adapters built in
+    if getattr(model.config, "adapter", None) and model.config.adapter["type"] == "st_adapter":
+        model.requires_grad_(False)  # an exported st_adapter run: a plain VideoClipModel with its adapters built in
+    elif getattr(model.config, "adapter", None):  # an exported msta / adapter run: adapters built in
         from ..adapters.msta import MstaModel
 
         model = MstaModel.from_video_clip_model(model)

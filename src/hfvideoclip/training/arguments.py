@@ -88,6 +88,14 @@ class VideoClipTrainingArguments(TrainingArguments):
     msta_dropout: float = field(default=0.1, metadata={"help": "Dropout inside the adapters (MSTA Table 1: 0.1)."})
     msta_towers: str = field(default="both", metadata={
         "help": "Adapted towers: both, vision, text (MSTA Tab. 6a 'only V' / 'only L')."})
+    # ------------------------------------------------------------------ ST-Adapter
+    st_adapter_dim: int | None = field(default=None, metadata={
+        "help": "ST-Adapter bottleneck width (adaptation=st_adapter); default: half the vision width (384 for "
+                "ViT-B/16, as the ST-Adapter release)."})
+    st_adapter_kernel_size: str = field(default="3,1,1", metadata={
+        "help": "Depthwise Conv3d kernel T,H,W of the ST-Adapter (odd sizes; paper/release: 3,1,1)."})
+    st_adapter_position: str = field(default="attention", metadata={
+        "help": "ST-Adapter placement in each vision block: attention (before the attention, the paper), mlp, both."})
 
     def __post_init__(self):
         from ..data.workers import resolve_num_workers

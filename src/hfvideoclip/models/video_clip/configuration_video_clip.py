@@ -21,6 +21,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 ADAPTER_FIELDS = ("type", "dim", "start_layer", "end_layer", "scale", "dropout", "towers", "shared_projection",
                   "mid_projection", "temporal", "gradient_scaling")
 """Keys of `VideoClipConfig.adapter` (`bottleneck_adapters.py`; `MstaConfig.to_model_adapter` writes them)."""
+ST_ADAPTER_FIELDS = ("type", "dim", "kernel_size", "position", "start_layer", "end_layer")
+"""Keys of `VideoClipConfig.adapter` for `"type": "st_adapter"` (`st_adapter.py`)."""
 
 
 class VideoClipConfig(PreTrainedConfig):
@@ -57,7 +59,8 @@ class VideoClipConfig(PreTrainedConfig):
     adapter (`dict`, *optional*): bottleneck adapters that are part of the model (`bottleneck_adapters.py`):
         `{"type": "msta" | "adapter", "dim", "start_layer", "end_layer", "scale", "dropout", "towers",
         "shared_projection", "mid_projection", "temporal", "gradient_scaling"}` (the fields of the package's
-        `MstaConfig`). None (default): no adapters.
+        `MstaConfig`). None (default): no adapters. ST-Adapter (`st_adapter.py`): `{"type": "st_adapter", "dim",
+        "kernel_size", "position", "start_layer", "end_layer"}`.
 
     `custom_pipelines` (written by `save_pretrained`, pointing `pipeline(..., trust_remote_code=True)` at the shipped
     `pipeline_video_clip.py`) is kept by the copy of this class that runs as remote code only: the installed
@@ -134,18 +137,42 @@ def _checked_adapter(adapter) -> dict:
         raise ValueError(f"VideoClipConfig.adapter must be a dict or None, got {type(adapter).__name__} (check the "
                          "`adapter` field of config.json).")
     adapter = dict(adapter)
+    if adapter.get("type") == "st_adapter":
+        return _checked_st_adapter(adapter)
     missing = [name for name in ADAPTER_FIELDS if name not in adapter]
     unknown = sorted(set(adapter) - set(ADAPTER_FIELDS))
     if missing or unknown:
         raise ValueError(f"VideoClipConfig.adapter lacks {missing} / has unknown {unknown} (check the `adapter` "
                          f"field of config.json: it needs exactly {', '.join(ADAPTER_FIELDS)}).")
     if adapter["type"] not in ("msta", "adapter"):
-        raise ValueError(f"VideoClipConfig.adapter type {adapter['type']!r} is not supported; use 'msta' or "
-                         "'adapter' (check the `adapter` field of config.json).")
+        raise ValueError(f"VideoClipConfig.adapter type {adapter['type']!r} is not supported; use 'msta', "
+                         "'adapter' or 'st_adapter' (check the `adapter` field of config.json).")
     if adapter["towers"] not in ("both", "vision", "text"):
         raise ValueError(f"VideoClipConfig.adapter towers {adapter['towers']!r} is not supported; use 'both', "
                          "'vision' or 'text' (check the `adapter` field of config.json).")
     return adapter
 
 
-__all__ = ["ADAPTER_FIELDS", "VideoClipConfig"]
+def _checked_st_adapter(adapter: dict) -> dict:
+    """An ST-Adapter `adapter` dict with exactly `ST_ADAPTER_FIELDS` (kernel_size as a list of 3 odd sizes)."""
+    where = "(check the `adapter` field of config.json)"
+    missing = [name for name in ST_ADAPTER_FIELDS if name not in adapter]
+    unknown = sorted(set(adapter) - set(ST_ADAPTER_FIELDS))
+    if missing or unknown:
+        raise ValueError(f"VideoClipConfig.adapter (st_adapter) lacks {missing} / has unknown {unknown} {where}: it "
+                         f"needs exactly {', '.join(ST_ADAPTER_FIELDS)}.")
+    dim, kernel = adapter["dim"], adapter["kernel_size"]
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"VideoClipConfig.adapter dim={dim!r} must be a positive integer {where}.")
+    if (not isinstance(kernel, (list, tuple)) or len(kernel) != 3
+            or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0 for k in kernel)):
+        raise ValueError(f"VideoClipConfig.adapter kernel_size={kernel!r} must be three odd positive sizes (T, H, W) "
+                         f"{where}.")
+    if adapter["position"] not in ("attention", "mlp", "both"):
+        raise ValueError(f"VideoClipConfig.adapter position {adapter['position']!r} is not supported; use "
+                         f"'attention', 'mlp' or 'both' {where}.")
+    adapter["kernel_size"] = list(kernel)
+    return adapter
+
+
+__all__ = ["ADAPTER_FIELDS", "ST_ADAPTER_FIELDS", "VideoClipConfig"]

@@ -46,6 +46,7 @@ from .configuration_video_clip import VideoClipConfig
 from .descriptor_files import HUB_ARGUMENTS, resolve_file
 from .optimal_transport import optimal_descriptor_logits
 from .precision import autocast_off, full_precision, logit_scale_factor
+from .st_adapter import add_st_adapters, remove_st_adapters, st_adapt
 
 LOGIT_SCALE_MAX = 100.0
 """Upper bound of `exp(logit_scale)`, kept on the parameter after each optimizer step (`clamp_logit_scale_`), as
@@ -487,7 +488,9 @@ class VideoClipEncoderLayer(AdaptedLayer, GradientCheckpointingLayer):
         self.layer_norm2 = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_eps)
 
     def forward(self, hidden_states: torch.Tensor, layout: VideoClipLayout | None = None) -> torch.Tensor:
+        hidden_states = st_adapt(self, "st_adapter_attention", hidden_states, layout)  # ST-Adapter (st_adapter.py)
         output = hidden_states + self.self_attn(self.layer_norm1(hidden_states), layout=layout)
+        output = st_adapt(self, "st_adapter_mlp", output, layout)
         output = output + self.mlp(self.layer_norm2(output))
         return self.adapter_output(output, hidden_states, layout)
 
@@ -594,6 +597,8 @@ def add_adapters(model: nn.Module, spec: dict) -> None:
     place: an `adapter` in each adapted block (adapted text blocks become `VideoClipTextEncoderLayer`) and the
     shared middle projections in `model.msta_shared` (keyed by 0-based block index). Fresh MSTA initialisation."""
     vision_layers, text_layers = model.vision_model.encoder.layers, text_encoder_layers(model)
+    if spec["type"] == "st_adapter":  # vision tower only (st_adapter.py)
+        return add_st_adapters(vision_layers, spec)
     if "msta_shared" in model._modules or any("adapter" in layer._modules for layer in [*vision_layers,
                                                                                          *text_layers]):
         raise ValueError("This VideoClipModel already has adapters (config.adapter); add them once.")
@@ -624,6 +629,7 @@ def remove_adapters(model: nn.Module) -> None:
         if type(layer) is VideoClipTextEncoderLayer:
             layer.__class__ = CLIPEncoderLayer
     model._modules.pop("msta_shared", None)
+    remove_st_adapters(model.vision_model.encoder.layers)
     model.config.adapter = None
 
 

@@ -34,6 +34,7 @@ from .optimal_transport import optimal_descriptor_logits  # noqa: F401
 from .precision import full_precision  # noqa: F401
 from .processing_video_clip import VideoClipProcessor
 from .prompt_templates import KINETICS_TEMPLATES
+from .st_adapter import StAdapter  # noqa: F401
 from .video_decoding import decode_video  # noqa: F401
 from .video_sampling import segment_frame_indices  # noqa: F401
 from .video_transforms import normalize  # noqa: F401

@@ -1,0 +1,81 @@
+"""`st_adapter`: ST-Adapter (Pan et al., NeurIPS 2022) on the vision tower; CLIP itself stays frozen.
+
+Each adapted vision block gets, before its attention, `x_patches + W_up DWConv3D(W_down x_patches)` on the (T, H, W)
+patch grid, class tokens unchanged (`models/video_clip/st_adapter.py`). Defaults, as the paper and the authors'
+release (github.com/linziyi96/st-adapter, `models_adapter.py` and `scripts/`):
+
+- bottleneck width r = D / 2 (384 for ViT-B/16's 768 in every released configuration, "12x384" and "24x384");
+- depthwise kernel (3, 1, 1) over (T, H, W), "same" padding, with a bias;
+- one adapter before the attention of every block (the paper's placement; `--st_adapter_position mlp` / `both` give
+  the release's "12x384" Kinetics-400 / "24x384" Something-Something-v2 placements);
+- no activation in the bottleneck; the convolution (weights and bias) and the linear biases start at zero, so
+  training starts from CLIP exactly.
+
+Only the adapters train (`trains_model_weights = False`: methods that average or interpolate the trainable tensors
+are refused, as for `adapter`). They are part of the exported model (`config.adapter` of type `st_adapter`, the
+weights in `model.safetensors`, the code in the shipped `st_adapter.py`), so `AutoModel` /
+`pipeline(..., trust_remote_code=True)` load them without the package.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from .base import Adaptation, register_adaptation, report_trainable_parameters
+
+ST_ADAPTER_KERNEL_SIZE = (3, 1, 1)
+
+
+def st_adapter_spec(model, args) -> dict:
+    """The `config.adapter` dict of `--adaptation st_adapter` for `model` (a `VideoClipModel`)."""
+    width = model.config.vision_config.hidden_size
+    dim = getattr(args, "st_adapter_dim", None) or max(1, width // 2)
+    kernel = getattr(args, "st_adapter_kernel_size", None) or ST_ADAPTER_KERNEL_SIZE
+    if isinstance(kernel, str):
+        try:
+            kernel = [int(k) for k in kernel.replace("x", ",").split(",")]
+        except ValueError:
+            raise ValueError(f"--st_adapter_kernel_size {kernel!r}: give three odd sizes T,H,W (e.g. 3,1,1).") from None
+    return {"type": "st_adapter", "dim": int(dim), "kernel_size": list(kernel),
+            "position": getattr(args, "st_adapter_position", None) or "attention",
+            "start_layer": getattr(args, "st_adapter_start_layer", None) or 1,
+            "end_layer": getattr(args, "st_adapter_end_layer", None)}
+
+
+def st_adapter_parameter_names(model) -> list[str]:
+    return [name for name, _ in model.named_parameters() if ".st_adapter_" in name]
+
+
+@register_adaptation("st_adapter")
+class StAdapterAdaptation(Adaptation):
+    name = "st_adapter"
+    trains_model_weights = False
+
+    def apply(self, model, args):
+        from ..models.video_clip.configuration_video_clip import VideoClipConfig
+        from ..models.video_clip.modeling_video_clip import add_adapters
+
+        if getattr(args, "patch_alpha", None) is not None:
+            raise ValueError("--adaptation st_adapter cannot be combined with --patch_alpha: the zero-shot model has "
+                             "no ST-Adapter weights to interpolate with.")
+        spec = getattr(getattr(model, "config", None), "adapter", None)
+        if not isinstance(getattr(model, "config", None), VideoClipConfig) or (spec and spec["type"] != "st_adapter"):
+            raise ValueError(f"--adaptation st_adapter needs a plain VideoClipModel or CLIP checkpoint; this model "
+                             f"already has {spec['type'] if spec else type(model).__name__} adapters.")
+        if not spec:  # an exported st_adapter run goes on training its own adapters
+            spec = VideoClipConfig(adapter=st_adapter_spec(model, args)).adapter  # checked as config.json would be
+            model.config.adapter = spec
+            add_adapters(model, spec)
+        model.requires_grad_(False)
+        names = set(st_adapter_parameter_names(model))
+        for name, param in model.named_parameters():
+            if name in names:
+                param.requires_grad_(True)
+        report_trainable_parameters(self.name, model)
+        return model
+
+    def export(self, model):
+        return copy.deepcopy(model)
+
+
+__all__ = ["ST_ADAPTER_KERNEL_SIZE", "StAdapterAdaptation", "st_adapter_parameter_names", "st_adapter_spec"]
