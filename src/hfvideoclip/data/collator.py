@@ -28,61 +28,29 @@ logger = logging.getLogger(__name__)
 class VideoClipCollator:
     """Batches rows `{"video": path, "label": int}` (or `(path, label)` tuples) into model inputs.
 
-    Returns `{"pixel_values_videos": float (B * V, T, 3, S, S), "labels": long (B,)}`, the V views of each video
-    contiguous (clip-major, then crop); with `return_paths=True` also `"video_paths"`: the B videos as given
-    (paths as `str`).
-
-    Training (`train=True`): for every clip, one random frame inside each of the T equal segments (temporal
-    jitter) and `augment_clip(clip, augmentation)` (default `AugmentationConfig()`), the same crop, flip, colour and
-    grayscale for every frame of a clip; V = `num_clips` (each clip draws its own frames and augmentation).
-    Evaluation (`train=False`): deterministic, segment centres (spread evenly over each segment for `num_clips` > 1)
-    and the centre crop (`num_crops=1`) or three crops along the long side (`num_crops=3`), V = `num_clips *
-    num_crops`; the output equals `video_processor(videos=paths, num_clips=..., num_crops=...)`.
-
-    Randomness (training) comes from a CPU `torch.Generator` seeded per batch by a hash of (`seed`,
-    `process_index`, epoch, the batch's video paths and labels in order), not from a generator that advances
-    from batch to batch. So:
-
-    - resuming from a checkpoint replays the same augmentation for the same batches without saving any state
-      (the Trainer re-creates the same batches from its sampler seed and skips the finished ones);
-    - it does not depend on how many DataLoader workers there are, nor on which worker collates a batch;
-    - different batches, epochs (`set_epoch`, called by the trainer when each epoch begins) and processes
-      (`process_index`: pass `TrainingArguments.process_index`) get different augmentation, even when the same
-      videos form a batch again.
-
-    The epoch reaches DataLoader workers, persistent ones (`dataloader_persistent_workers=True`) included: it is
-    held in a shared-memory tensor (as `datasets.IterableDataset` holds its epoch), which forked workers map and
-    spawned ones receive as shared memory, so a worker started in epoch 0 reads the epoch that `set_epoch` wrote
-    since. The trainer calls `set_epoch` before it creates the epoch's iterator, i.e. before workers collate any
-    batch of that epoch.
-
-    Decoding errors propagate (`VideoDecodingError` for a missing, empty or corrupt file), naming the video.
+    Training: temporal jitter and `augment_clip`, seeded per batch by (`seed`, `process_index`, epoch, the batch's
+    rows), so a resume replays it whatever the number of workers; evaluation: the processor's deterministic views.
+    Decoding errors raise `VideoDecodingError` naming the video. Sampling, randomness, the epoch in persistent
+    workers, `pixel_dtype` and `bad_video` in detail: docs/data.md ("From videos to batches: the collator").
 
     Args:
-        video_processor: a `VideoClipVideoProcessor` (or a `VideoClipProcessor`). Evaluation also accepts any
-            callable `video_processor(videos=[...], num_clips=, num_crops=)` that returns the pixel tensor or a
-            mapping with `"pixel_values_videos"`.
+        video_processor: a `VideoClipVideoProcessor` (or `VideoClipProcessor`); evaluation also takes any callable
+            `video_processor(videos=[...], num_clips=, num_crops=)` returning the pixels or a mapping with them.
         train: training sampling and augmentation instead of the deterministic test views.
-        augmentation: the spatial augmentation for `train=True` (default `AugmentationConfig()`); an error with
-            `train=False`.
-        seed: base seed of the training randomness (e.g. `TrainingArguments.seed`).
-        process_index: rank of this process in distributed training.
+        augmentation: the spatial augmentation when training (default `AugmentationConfig()`); an error otherwise.
+        seed, process_index: base seed and process rank of the training randomness.
         num_clips: temporal views per video.
-        num_crops: spatial views per clip at evaluation (`VideoClipVideoProcessor`: 1 or 3); must be 1 in
-            training.
+        num_crops: spatial views per clip at evaluation (1 or 3); 1 in training.
         video_column, label_column: keys of the rows when they are mappings.
-        return_paths: add `"video_paths"` to the output (the evaluation harness reports misclassified videos).
-        bad_video: `"raise"` (default): a video that cannot be decoded stops the run; the error names every bad
-            video of the batch with its cause. `"skip"`: it is left out and logged once per file (by the process
-            that collates; a batch collated in a DataLoader worker is logged by `log_skipped` in the main process);
-            the batch gains `"skipped_videos"`, a list of `"path: cause"`, and `"skipped_paths"`, the paths.
-            Training keeps the batch size by repeating a decoded video of the same batch (with its label);
-            evaluation drops the video (its row is absent from `labels`, `video_paths`), and a batch whose every
-            video failed has `pixel_values_videos=None`.
-        pixel_dtype: dtype of `pixel_values_videos` (default float32). Under bf16 (fp16) autocast the model's
-            first layer (the patch embedding) casts its input to bf16 (fp16) anyway, so collating in that dtype
-            gives identical outputs while halving what DataLoader workers pass back and what is copied to the
-            device; the trainer sets it from `--bf16` / `--fp16`.
+        return_paths: add `"video_paths"` (the B videos as given, as `str`).
+        bad_video: `"raise"` or `"skip"` (left out, logged once; the batch gains `"skipped_videos"` and
+            `"skipped_paths"`; training repeats a decoded video of the batch to keep its size).
+        pixel_dtype: dtype of `pixel_values_videos` (under bf16/fp16 the autocast dtype: same outputs, half the
+            bytes).
+
+    Returns (from `__call__`):
+        `{"pixel_values_videos": float (B * V, T, 3, S, S), "labels": long (B,)}`, the V views of each video
+        contiguous (clip-major, then crop); V = `num_clips` in training, `num_clips * num_crops` at evaluation.
     """
 
     def __init__(self, video_processor, train: bool = False, augmentation: AugmentationConfig | None = None,

@@ -51,45 +51,21 @@ PROJECTION_LEARNING_RATE = 5e-5
 
 
 def default_temperature(num_anchors: int, dim: int, logit_scale: float = 100.0, noise_ratio: float = 0.025) -> float:
-    """RSD temperature: CLIP's logit scale, softened for the anchors' sampling noise.
+    """RSD temperature: CLIP's logit scale, softened for the anchors' sampling noise (TACO does not report `tau`).
 
-    TACO does not report `tau`. Rule (`M` anchors, dimension `D`, `scale = exp(logit_scale)` of the model):
+    `tau = (M + kappa) / (D * scale)` with `kappa = noise_ratio * scale^2`: `(M / D) / scale` puts the anchor score
+    on the model's logits, and `1 + kappa / M` shrinks it by the share of anchor sampling noise in it.
+    `M = 200, D = 512`, scale 100: 0.0087890625. Derivation and measurements: docs/methods.md ("TACO's RSD
+    temperature").
 
-        tau = (M / D) (1 + kappa / M) / scale = (M + kappa) / (D * scale),    kappa = noise_ratio * scale^2
+    Args:
+        num_anchors: number `M` of random anchors.
+        dim: dimension `D` of the joint embedding space.
+        logit_scale: the model's `exp(logit_scale)` (100 for OpenAI CLIP, about 19 for the toy CLIP).
+        noise_ratio: `kappa / scale^2`; 0 gives `(M / D) / scale`.
 
-    `M = 200, D = 512`, scale 100: `kappa = 250`, `tau = 450 / 51200 = 0.0087890625`, 2.25x the old `(M / D) / scale`
-    (`D = 768`: 0.00586); the toy CLIP (`D = 64`, scale 18.9): 1.04x the old rule, 0.172. `noise_ratio=0` gives the
-    old rule.
-
-    Why. For unit anchors `E[Z^T Z] = (M / D) I`, so the anchor score `s_n = v Z^T Z w_n^T` has mean `(M / D) cos_n`
-    and the old `tau = (M / D) / scale` puts it on the model's logits `scale * cos`. But with `M = 200` the anchor
-    sampling noise is as large as that signal: over the classes (what the softmax sees) `s_n` varies by
-    `(M / D)^2 Var_n cos` of signal plus `M E|w_n - w_bar|^2 / D^2` of noise (per pair the variance is about
-    `M (1 + cos^2) / D^2`). The temperature at which a noisy logit best reproduces the model's own class
-    distribution shrinks it by signal / (signal + noise), i.e. multiplies the old `tau` by `1 + kappa / M` with
-    `kappa = E|w_n - w_bar|^2 / Var_n cos`; `D` cancels. For a model whose logit scale matches its cosine spread
-    (`scale * sd_n cos` a few logits) `kappa` grows as `scale^2`: `noise_ratio = kappa / scale^2`.
-
-    Measured (`benchmarks/measure_taco_temperature.py`: `M = 200`, `B = 64` videos, 32 anchor draws; synthetic
-    CLIP-like geometry, `N = 400` classes, video-text cosine ~0.29 true class / 0.19 +- 0.034 others, text-text 0.72,
-    CLIP top-1 0.53-0.69, scale 100, D = 512 and 768; a more confident variant, top-1 0.95; the real toy CLIP, 65
-    motion-shape classes, rendered clips):
-
-    - the anchor score correlates only 0.59-0.68 with `cos` per video (toy CLIP 0.92: its cosines spread 4x more);
-    - `KL(clip || rsd)` (how much of the model's class distribution the RSD target loses) is minimised at
-      2.3x the old `tau` (K400-like; 1.6-1.8x confident), tracking `1 + kappa / M` measured per geometry (2.2);
-      at `M = 50` 5.9x (predicted 5.6), at `M = 800` 1.34x (1.29). `kappa = 250` fits the K400-like minima at all
-      three `M`. That KL: old rule 3.45-3.49 nats, this default 2.02-2.10 (= minimum); confident 2.54-2.91 -> 2.26-2.32
-      (min 2.15-2.19); `M = 50` 10.7 -> 3.2; toy CLIP 0.28 -> 0.27 (min 0.27);
-    - entropy is not the criterion: at the old rule the RSD targets have 1.4-1.6 nats against CLIP's 0.6-2.0 (an
-      earlier simulation's "2.3 vs 4.6" does not reproduce with this geometry), and the entropy-matched `tau`
-      (0.5-1.2x the old one) gives targets as peaked as CLIP's but on noise-picked classes. At this default the
-      targets are softer than the model's (3.9 nats at scale 100): the noise costs certainty.
-
-    A softer `tau` also makes the RSD loss and its gradients smaller (~1/tau): `RSD_WEIGHT = 0.4` was tuned by the
-    paper with its own, unreported `tau`. The trainer passes the model's own `exp(logit_scale)` (100 for OpenAI CLIP,
-    about 19 for the toy CLIP). Earlier toy-world sweep (toy-b2n, 300 steps, HM of base/novel top-1, an earlier
-    tiny CLIP): tau 0.01 -> 19.1, 0.031 -> 24.7, 0.16 -> 31.5, 0.5 -> 32.2, 2.0 -> 32.9 (RSD ~ 0); ce 33.1.
+    Returns:
+        `tau`, a positive float.
     """
     if num_anchors <= 0 or dim <= 0 or logit_scale <= 0:
         raise ValueError(
