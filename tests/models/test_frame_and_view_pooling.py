@@ -86,7 +86,8 @@ def test_logits_pooling_gives_the_official_loss_and_gradients(clip_dir, temporal
     torch.testing.assert_close(ours.loss, loss, atol=1e-6, rtol=1e-6)
     assert set(got) == set(want)
     for name in want:
-        torch.testing.assert_close(got[name], want[name], atol=1e-5, rtol=1e-4, msg=name)
+        scale = max(1.0, want[name].abs().max().item())  # float32 rounding grows with the gradient (56 for the
+        torch.testing.assert_close(got[name], want[name], atol=1e-5 * scale, rtol=1e-4, msg=name)  # embeddings)
     # The frame-mean cosine (the old vclip scoring) is a different loss: the comparison can fail.
     model.config.frame_pooling = "features"
     assert not torch.allclose(model(input_ids=ids, pixel_values_videos=pixels, labels=labels).loss, loss, atol=1e-4)

@@ -120,9 +120,11 @@ def test_push_to_hub_saves_and_uploads(processor, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "create_repo",
                         lambda repo_id, **kwargs: type("Repo", (), {"repo_id": repo_id})())
     monkeypatch.setattr(PushToHubMixin, "_upload_modified_files", upload)
-    monkeypatch.setattr("transformers.utils.hub.hf_api",
-                        lambda: type("Api", (), {"create_repo": staticmethod(
-                            lambda repo_id, **kwargs: type("Repo", (), {"repo_id": repo_id})())})())
+    repo = staticmethod(lambda repo_id, **kwargs: type("Repo", (), {"repo_id": repo_id})())
+    # transformers >= 5.2x creates the repository through `hf_api()`, 5.6 through the module's `create_repo`
+    monkeypatch.setattr("transformers.utils.hub.hf_api", lambda: type("Api", (), {"create_repo": repo})(),
+                        raising=False)
+    monkeypatch.setattr("transformers.utils.hub.create_repo", repo, raising=False)
     monkeypatch.setattr("transformers.utils.hub.create_and_tag_model_card",
                         lambda *args, **kwargs: type("Card", (), {"save": lambda self, path: None})())
     processor.video_processor.push_to_hub("org/vp")

@@ -69,6 +69,12 @@ def resolve_file(path_or_repo: str | os.PathLike, filename: str, *, cache_dir=No
                       f"repository id ({_one_line(error)}); check the path.") from error
     except HfHubHTTPError as error:
         raise OSError(f"The Hugging Face Hub refused {filename} of {where}: {_one_line(error)}") from error
+    except RuntimeError as error:  # huggingface_hub 1.5 retries a failed connection on a closed httpx client
+        if "client has been closed" not in str(error):
+            raise
+        raise OSError(f"Could not reach the Hugging Face Hub for {filename} of {where} and it is not in the cache "
+                      f"({_one_line(error)}); check the network, or set HF_HUB_OFFLINE=1 to read the cache only."
+                      ) from error
 
 
 def _one_line(error: BaseException) -> str:
