@@ -40,8 +40,6 @@ def test_the_video_column_is_a_video_feature(built):
 
 def test_embedding_carries_the_video_bytes(built, tmp_path):
     """What `push_to_hub` uploads: the table with each file embedded (154 KB of video, not a path string)."""
-    if not hasattr(datasets.Video, "embed_storage"):
-        pytest.skip(f"datasets {datasets.__version__}: its Video feature embeds no bytes (push_to_hub uploads paths)")
     embedded = datasets.Dataset(embed_table_storage(built.data.table))
     sizes = [os.path.getsize(video_path(value)) for value in built["video"]]
     values = list(embedded["video"])
