@@ -99,3 +99,19 @@ def test_ost_uses_the_published_descriptors_by_default(clip_dir, dataset, tmp_pa
     assert table["Sword"]["spatial"] == ["sword", "blade", "weapon", "sharp"]
     fallback = build(tmp_path / "off", "ost", clip_dir, hmdb, max_steps=1, official_descriptors=False)
     assert fallback.model.descriptor_table is None
+
+
+def test_froster_description_file_is_the_shared_flag_for_training_and_final_evaluation(tmp_path):
+    """`--description_file` (FROSTER's older flag) sets `--class_descriptions`, which the recipe's vocabulary check
+    and the final evaluation read: training and evaluation use the same prompts."""
+    from hfvideoclip.training.recipe import parse_args
+
+    path = tmp_path / "k400_rephrased_classes.json"
+    path.write_text(json.dumps({"0": "Abseiling: a person descends a rock face on a rope."}))
+    parsed = parse_args(["--method", "froster", "--description_file", str(path), "--output_dir", str(tmp_path)])
+    assert parsed.training.class_descriptions == str(path)
+    other = tmp_path / "ucf101_rephrased_classes.json"
+    other.write_text(path.read_text())
+    with pytest.raises(ValueError, match="both given"):
+        parse_args(["--method", "froster", "--description_file", str(path), "--class_descriptions", str(other),
+                    "--output_dir", str(tmp_path)])

@@ -43,18 +43,14 @@ class FrosterConfig(MethodConfig):
     average_end_epoch: int | None = field(default=None, metadata={"help": "... to this epoch (paper: 22)."})
 
     def validate(self, args) -> None:
-        if self.description_file and getattr(args, "class_descriptions", None):
-            raise ValueError("--description_file and --class_descriptions both given; pass only --class_descriptions.")
+        if self.description_file:  # an alias: training, the recipe's checks and the final evaluation read the shared flag
+            given = getattr(args, "class_descriptions", None)
+            if given and given != self.description_file:
+                raise ValueError("--description_file and --class_descriptions both given; pass only "
+                                 "--class_descriptions.")
+            args.class_descriptions = self.description_file
         if (self.average_start_epoch is None) != (self.average_end_epoch is None):
             raise ValueError("--average_start_epoch and --average_end_epoch go together.")
-
-
-def read_descriptions(path: str, class_names: list[str]) -> list[str]:
-    """FROSTER description file(s) `{"0": "Abseiling: This video shows ..."}` -> one rephrased text per class of
-    `class_names`, kept whole (name prefix included), matched by name (`text.class_descriptions`)."""
-    from ..text.class_descriptions import match_class_descriptions
-
-    return match_class_descriptions(class_names, path)
 
 
 def frame_mean_copy(model: VideoClipModel) -> VideoClipModel:
@@ -72,10 +68,6 @@ class FrosterObjective(CrossEntropyObjective):
     default_view_pooling = "logits"  # SlowFast test meter: the views' logits summed
     description = "FROSTER (Huang et al., ICLR 2024): residual feature distillation from frozen CLIP"
     needs_zero_shot_model = True
-
-    @staticmethod
-    def class_descriptions(config: FrosterConfig, class_names: list[str]) -> list[str] | None:
-        return read_descriptions(config.description_file, class_names) if config.description_file else None
 
     def __init__(self, student, config, context):
         super().__init__(student, config, context)
@@ -137,4 +129,4 @@ class FrosterObjective(CrossEntropyObjective):
                                        params_filter=r"^student\.")]
 
 
-__all__ = ["FrosterConfig", "FrosterObjective", "frame_mean_copy", "read_descriptions"]
+__all__ = ["FrosterConfig", "FrosterObjective", "frame_mean_copy"]

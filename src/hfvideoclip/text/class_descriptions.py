@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .descriptors import _froster_split, _name_key, load_descriptions
+from .descriptors import _ARTICLES, _froster_split, _name_key, load_descriptions
 from .templates import KINETICS_TEMPLATES
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def description_key(name: str) -> str:
 def _word_set_key(name: str) -> str:
     """The word-order-insensitive key: sorted words without articles (``"Skiing cross-country"`` ~
     ``"cross-country skiing"``)."""
-    words = [word for word in re.findall(r"[^\W_]+", name.lower().replace("-", "")) if word not in ("a", "an", "the")]
+    words = [word for word in re.findall(r"[^\W_]+", name.lower().replace("-", "")) if word not in _ARTICLES]
     return " ".join(sorted(NAME_ALIASES.get(word, word) for word in words))
 
 

@@ -60,12 +60,10 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
 
     templates = KINETICS_TEMPLATES if args.templates == "kinetics" else SINGLE_TEMPLATE
     descriptions = None
-    if args.class_descriptions:
+    if args.class_descriptions:  # also FROSTER's --description_file (an alias, set by its config's validate)
         from ..text.class_descriptions import match_class_descriptions
 
         descriptions = match_class_descriptions(class_names, args.class_descriptions)
-    elif getattr(objective_class, "class_descriptions", None) is not None:  # a method's own flag (FROSTER's)
-        descriptions = objective_class.class_descriptions(config, class_names)
     texts = ClassTexts(processor.tokenizer, class_names, templates, descriptions)
     objective = objective_class(student, config, ObjectiveContext(args, texts, zero_shot))
     method_callbacks = objective.callbacks()
