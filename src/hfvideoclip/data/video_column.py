@@ -2,8 +2,8 @@
 
 Its values are ``{"path": ..., "bytes": None}`` dicts (the collator, the processor and the pipeline read them as
 they read paths), and `Dataset.push_to_hub` / `embed_table_storage` embed each file's bytes, so a pushed dataset
-carries its videos instead of this machine's paths (with a `datasets` whose `Video` has `embed_storage`: 5.x does,
-4.0-4.3 do not and still upload the paths).
+carries its videos instead of this machine's paths (`Video.embed_storage`, from datasets 4.6, the declared
+minimum).
 """
 
 from __future__ import annotations

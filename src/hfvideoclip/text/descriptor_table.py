@@ -8,6 +8,7 @@ and novel classes). A class missing from the table gets the deterministic templa
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -64,13 +65,29 @@ _OFFICIAL_OST_SETS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _official_ost_classes(folder: str) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def _official_ost_classes(folder: str) -> tuple[str, ...]:
     """The class names OST's descriptor indices of `folder` follow. HMDB-51: sorted order, as our HMDB ids (the
     descriptors describe the sorted classes: index 21 is 'kick ball', 45 'sword exercise'; see SOURCES.md)."""
     from ..data.benchmarks import SHIPPED_SPLITS_DIR, read_published_classes
 
     names = read_published_classes(SHIPPED_SPLITS_DIR / "vifi_clip" / "labels" / _OFFICIAL_OST_SETS[folder][0])
-    return sorted(names) if folder == "hmdb" else names
+    return tuple(sorted(names) if folder == "hmdb" else names)
+
+
+@functools.lru_cache(maxsize=None)
+def _official_ost_descriptors(folder: str, num_descriptors: int) -> dict[str, tuple[tuple[str, ...], ...]] | None:
+    """Per kind, the published descriptors of every class of `folder` (index order), read once per process: the
+    files are package data; None when OST published no `num_descriptors` files for that dataset."""
+    _, spatial, temporal = _OFFICIAL_OST_SETS[folder]
+    paths = {kind: OFFICIAL_OST_DIR / folder / pattern.format(n=num_descriptors)
+             for kind, pattern in (("spatial", spatial), ("temporal", temporal))}
+    if not all(path.is_file() for path in paths.values()):
+        return None
+    count = len(_official_ost_classes(folder))
+    return {kind: tuple(tuple(texts) for texts in load_descriptions(
+                path, count, format="ost", kind=kind, expected_per_class=num_descriptors).per_class)
+            for kind, path in paths.items()}
 
 
 def official_descriptor_table(class_names: Sequence[str], num_descriptors: int = 4
@@ -88,17 +105,10 @@ def official_descriptor_table(class_names: Sequence[str], num_descriptors: int =
                 if key in wanted}
         if len(hits) > len(best_hits):
             best, best_hits = folder, hits
-    if best is None:
+    loaded = _official_ost_descriptors(best, num_descriptors) if best is not None else None
+    if loaded is None:
         return {}, None
-    _, spatial, temporal = _OFFICIAL_OST_SETS[best]
-    paths = {kind: OFFICIAL_OST_DIR / best / pattern.format(n=num_descriptors)
-             for kind, pattern in (("spatial", spatial), ("temporal", temporal))}
-    if not all(path.is_file() for path in paths.values()):
-        return {}, None
-    count = len(_official_ost_classes(best))
-    loaded = {kind: load_descriptions(path, count, format="ost", kind=kind, expected_per_class=num_descriptors)
-              for kind, path in paths.items()}
-    table = {name: {kind: list(loaded[kind].per_class[index]) for kind in KINDS} for name, index in best_hits.items()}
+    table = {name: {kind: list(loaded[kind][index]) for kind in KINDS} for name, index in best_hits.items()}
     return table, best
 
 
