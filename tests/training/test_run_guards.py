@@ -24,3 +24,14 @@ def test_pin_memory_off_without_cuda_unless_asked(tmp_path):
     assert parse_args(["--output_dir", str(tmp_path)]).training.dataloader_pin_memory is False
     asked = parse_args(["--output_dir", str(tmp_path), "--dataloader_pin_memory", "true"])
     assert asked.training.dataloader_pin_memory is True
+
+
+@pytest.mark.parametrize("flag, adaptation", [("lora_r", "full"), ("msta_dim", "lora"), ("st_adapter_dim", "msta")])
+def test_an_adapter_flag_of_another_adaptation_is_refused(flag, adaptation, tmp_path):
+    from hfvideoclip.training.arguments import VideoClipTrainingArguments
+
+    with pytest.raises(ValueError, match=f"--{flag} applies to --adaptation"):
+        VideoClipTrainingArguments(output_dir=str(tmp_path), adaptation=adaptation, **{flag: 32}, report_to="none")
+    VideoClipTrainingArguments(output_dir=str(tmp_path), adaptation={"lora_r": "lora", "msta_dim": "adapter",
+                                                                     "st_adapter_dim": "st_adapter"}[flag],
+                               **{flag: 32}, report_to="none")

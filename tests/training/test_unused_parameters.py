@@ -20,7 +20,8 @@ def _cases():
 
 @pytest.mark.parametrize("method,adaptation", _cases())
 def test_declared_unused_parameters_match_one_step(method, adaptation, build, clip_dir, dataset, tmp_path):
-    trainer = build(tmp_path, method, clip_dir, dataset, adaptation=adaptation, max_steps=1, msta_dim=16)
+    adapter_width = {"msta_dim": 16} if adaptation in ("msta", "adapter") else {}
+    trainer = build(tmp_path, method, clip_dir, dataset, adaptation=adaptation, max_steps=1, **adapter_width)
     objective = trainer.model
     batch = next(iter(trainer.get_train_dataloader()))
     trainer.create_optimizer_and_scheduler(num_training_steps=1)

@@ -6,7 +6,7 @@ line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from transformers import TrainingArguments
 
@@ -110,6 +110,7 @@ class VideoClipTrainingArguments(TrainingArguments):
         spec = get_method(self.method)  # raises naming the registered methods
         check_fsdp(self, spec.objective_class)  # an FSDP run that cannot shard
         get_adaptation(self.adaptation)
+        _check_adaptation_fields(self)
         _check_report_to(self.report_to)
         if self.bad_video not in ("raise", "skip"):
             raise ValueError(f"--bad_video must be 'raise' or 'skip', got {self.bad_video!r}.")
@@ -202,3 +203,18 @@ def _check_report_to(report_to) -> None:
             extra = ' (or pip install "hfvideoclip[tensorboard]")' if name == "tensorboard" else ""
             raise ValueError(f"--report_to {name}: {package} is not installed; pip install {package}{extra}, or "
                              "pass --report_to none.")
+
+
+# Flags that configure one family of adaptations; set on a run of another adaptation they would do nothing.
+_ADAPTATION_FIELD_PREFIXES = {"lora_": ("lora",), "msta_": ("msta", "adapter"), "st_adapter_": ("st_adapter",)}
+
+
+def _check_adaptation_fields(args) -> None:
+    """`--lora_r 16 --adaptation full` and the like: refused in one line, not ignored."""
+    for spec in fields(args):
+        for prefix, adaptations in _ADAPTATION_FIELD_PREFIXES.items():
+            if (spec.name.startswith(prefix) and args.adaptation not in adaptations
+                    and getattr(args, spec.name) != spec.default):
+                raise ValueError(f"--{spec.name} applies to --adaptation {' / '.join(adaptations)}, not "
+                                 f"{args.adaptation}; drop it or pick that adaptation.")
+
