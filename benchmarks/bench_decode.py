@@ -46,8 +46,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from hfvideoclip.data.decoding import decode_video
-from hfvideoclip.data.sampling import segment_frame_indices
+from hfvideoclip.models.video_clip.video_decoding import decode_video
+from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
 from hfvideoclip.data.workers import usable_cores
 
 try:  # optional comparison only
@@ -231,7 +231,7 @@ def worker_scaling(path: Path, frames: int, num_videos: int, tmp: Path) -> list[
         shutil.copyfile(path, copy)
         copies.append(copy)
     paths = [copies[i % len(copies)] for i in range(num_videos)]
-    from hfvideoclip.data import decoding
+    from hfvideoclip.models.video_clip import video_decoding as decoding
 
     counts = ["0 (1 decoder thread)", 0, 1, 2] + ([usable_cores()] if usable_cores() > 2 else [])
     rates = {}

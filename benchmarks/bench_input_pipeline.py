@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hfvideoclip.data.collator import VideoClipCollator
-from hfvideoclip.data.decoding import decode_video
+from hfvideoclip.models.video_clip.video_decoding import decode_video
 from hfvideoclip.models.video_clip.processing_video_clip import VideoClipVideoProcessor
 
 

@@ -35,7 +35,7 @@ def build_clip(workdir: str, small: bool) -> None:
     from transformers import CLIPConfig, CLIPModel
 
     from hfvideoclip import VideoClipProcessor, VideoClipVideoProcessor
-    from hfvideoclip.data.toy.tokenizer import build_tokenizer
+    from hfvideoclip.toy.tokenizer import build_tokenizer
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer(["a", "video", "of", "class", "zero", "one", "two", "three", "."])

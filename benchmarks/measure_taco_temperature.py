@@ -1,6 +1,6 @@
 """How sharp are TACO's RSD targets `softmax(v Z^T Z W^T / tau)` compared with CLIP's own class distribution?
 
-Measures, for `M = 200` random unit anchors (resampled per draw, `hfvideoclip.objectives.taco.sample_anchors`),
+Measures, for `M = 200` random unit anchors (resampled per draw, `hfvideoclip.methods.taco.loss.sample_anchors`),
 `B = 64` videos and `N` classes, with `tau = c * (M / D) / scale` for a grid of multipliers `c`:
 
 - `corr`: Pearson correlation, per video over the classes, between the anchor score `v Z^T Z w^T` and
@@ -49,7 +49,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from hfvideoclip.objectives.taco import default_temperature, relative_structure_scores, sample_anchors
+from hfvideoclip.methods.taco.loss import default_temperature, relative_structure_scores, sample_anchors
 
 MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
@@ -86,7 +86,7 @@ def toy_clip_geometry(batch: int = 64, seed: int = 0, num_frames: int = 8):
 
     from transformers import AutoTokenizer, CLIPModel
 
-    from hfvideoclip.data.toy import (
+    from hfvideoclip.toy import (
         BACKGROUNDS,
         COLOURS,
         MOTIONS,
@@ -95,8 +95,8 @@ def toy_clip_geometry(batch: int = 64, seed: int = 0, num_frames: int = 8):
         render_clip,
         toy_clip_path,
     )
-    from hfvideoclip.data.toy.pretrain import preprocess_frames
-    from hfvideoclip.data.toy.world import is_valid, motion_shape_name
+    from hfvideoclip.training.toy_pretraining import preprocess_frames
+    from hfvideoclip.toy.world import is_valid, motion_shape_name
 
     path = toy_clip_path()
     model = CLIPModel.from_pretrained(path).eval()

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPConfig, CLIPModel
 
-from hfvideoclip.data.toy.pretrain import (
+from hfvideoclip.training.toy_pretraining import (
     CAPTION_TEMPLATES,
     IMAGE_SIZE,
     normalize,
@@ -57,9 +57,9 @@ from hfvideoclip.data.toy.pretrain import (
     zero_shot_motion_accuracy,
     zero_shot_still_accuracy,
 )
-from hfvideoclip.data.toy.render import render_clip
-from hfvideoclip.data.toy.tokenizer import save_tokenizer
-from hfvideoclip.data.toy.world import (
+from hfvideoclip.toy.render import render_clip
+from hfvideoclip.toy.tokenizer import save_tokenizer
+from hfvideoclip.toy.world import (
     BACKGROUNDS,
     COLOURS,
     HELD_OUT_MOTION_SHAPES,
@@ -77,7 +77,7 @@ from hfvideoclip.data.toy.world import (
     motion_shape_name,
     seen_pairs,
 )
-from hfvideoclip.data.transforms import to_grayscale
+from hfvideoclip.models.video_clip.video_transforms import to_grayscale
 from hfvideoclip.text.templates import KINETICS_TEMPLATES
 
 PRETRAIN_MOTIONS = list(MOTIONS)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from hfvideoclip.cli import main as cli_main
-from hfvideoclip.data.toy import toy_clip_path
-from hfvideoclip.data.toy.encode import write_mp4
+from hfvideoclip.toy import toy_clip_path
+from hfvideoclip.toy.encode import write_mp4
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hfvideoclip.data.toy import toy_clip_path
-from hfvideoclip.data.toy.encode import write_mp4
+from hfvideoclip.toy import toy_clip_path
+from hfvideoclip.toy.encode import write_mp4
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

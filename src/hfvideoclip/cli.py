@@ -114,7 +114,7 @@ def _convert(args: argparse.Namespace) -> int:
                          "by its source (QuickGELU in the official code of open_vclip, froster, vificlip, ost and "
                          "viclip; the config.json of a clip folder); drop the flag.")
     if args.source in ("open_vclip", "froster", "vificlip", "ost", "openai"):
-        from .models.video_clip import convert_checkpoints as cc
+        from .convert import checkpoints as cc
 
         kwargs = {"output_dir": args.output_dir, "tokenizer": args.tokenizer or "openai/clip-vit-base-patch16"}
         if args.temporal_mode:
@@ -133,7 +133,7 @@ def _convert(args: argparse.Namespace) -> int:
               f"{model.config.text_config.hidden_act}) to {args.output_dir}")
         return 0
     if args.source == "viclip":  # saves the processor too, its tokenizer cut at the text tower's 32 positions
-        from .models.video_clip.convert_viclip_to_hf import convert_viclip_checkpoint
+        from .convert.viclip import convert_viclip_checkpoint
 
         model = convert_viclip_checkpoint(args.checkpoint, output_dir=args.output_dir, tokenizer=args.tokenizer)
         print(f"saved {type(model).__name__} ({model.config.temporal_mode}) to {args.output_dir}")

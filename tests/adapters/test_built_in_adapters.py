@@ -20,7 +20,7 @@ import hfvideoclip
 from hfvideoclip import VideoClipConfig, VideoClipModel, VideoClipProcessor
 from hfvideoclip.adapters import get_adaptation, load_saved_adapter
 from hfvideoclip.adapters.msta import MstaConfig, MstaModel, get_msta_model
-from hfvideoclip.models.loading import load_video_clip_model
+from hfvideoclip.loading import load_video_clip_model
 
 TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "data", "toy", "tiny_clip")
 TASK = "zero-shot-video-classification"

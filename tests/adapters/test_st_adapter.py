@@ -21,9 +21,9 @@ from transformers import CLIPConfig, CLIPModel, pipeline
 from hfvideoclip import VideoClipConfig, VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
 from hfvideoclip.adapters import get_adaptation
 from hfvideoclip.cli import main as cli_main
-from hfvideoclip.data.toy.encode import write_mp4
-from hfvideoclip.data.toy.tokenizer import build_tokenizer
-from hfvideoclip.models.loading import load_video_clip_model
+from hfvideoclip.toy.encode import write_mp4
+from hfvideoclip.toy.tokenizer import build_tokenizer
+from hfvideoclip.loading import load_video_clip_model
 from hfvideoclip.models.video_clip.modeling_video_clip import VideoClipLayout
 from hfvideoclip.models.video_clip.st_adapter import StAdapter
 

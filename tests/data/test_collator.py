@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.data import transforms as T
+from hfvideoclip.models.video_clip import video_transforms as T
 from hfvideoclip.data.collator import VideoClipCollator
-from hfvideoclip.data.decoding import decode_video
-from hfvideoclip.data.sampling import segment_frame_indices
-from hfvideoclip.data.toy import ClipSpec, render_clip, write_mp4
+from hfvideoclip.models.video_clip.video_decoding import decode_video
+from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
+from hfvideoclip.toy import ClipSpec, render_clip, write_mp4
 from hfvideoclip.errors import VideoDecodingError
 from hfvideoclip.models.video_clip.processing_video_clip import VideoClipVideoProcessor
 
@@ -224,7 +224,7 @@ def test_datasets_video_values_go_through_the_processor_and_collator(tmp_path):
 
     from hfvideoclip import VideoClipVideoProcessor
     from hfvideoclip.data.collator import VideoClipCollator
-    from hfvideoclip.data.toy import write_mp4
+    from hfvideoclip.toy import write_mp4
 
     path = str(tmp_path / "v.mp4")
     write_mp4((np.random.default_rng(1).random((8, 32, 32, 3)) * 255).astype(np.uint8), path, fps=8)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.data import decoding
-from hfvideoclip.data.decoding import as_video_tensor, count_frames, decode_video, video_to_tensor
-from hfvideoclip.data.sampling import segment_frame_indices
+from hfvideoclip.models.video_clip import video_decoding as decoding
+from hfvideoclip.models.video_clip.video_decoding import as_video_tensor, count_frames, decode_video, video_to_tensor
+from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
 from hfvideoclip.errors import VideoDecodingError
 
 NUM_FRAMES = 30

@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.data.decoding import count_frames, decode_video, video_to_tensor
-from hfvideoclip.data.sampling import segment_frame_indices
+from hfvideoclip.models.video_clip.video_decoding import count_frames, decode_video, video_to_tensor
+from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
 from hfvideoclip.errors import VideoDecodingError
 
 
@@ -597,7 +597,7 @@ def test_processor_views_of_awkward_files_are_the_float_pipeline_within_one_leve
     array), an odd size (upscaled: shorter side 17 -> 24) and a 10-bit file its test views stay within one level
     of the same pipeline written out in float32, and the training view has the crop's shape."""
     from hfvideoclip import VideoClipVideoProcessor
-    from hfvideoclip.data import transforms as T
+    from hfvideoclip.models.video_clip import video_transforms as T
 
     if name.startswith("rotated"):
         path = write_noise(tmp_path / "v.mov", "mov", setup=lambda s: s.set_display_rotation(90))

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from hfvideoclip import VideoClipProcessor, VideoClipVideoProcessor
-from hfvideoclip.data.toy.encode import write_mp4
-from hfvideoclip.data.toy.tokenizer import build_tokenizer
+from hfvideoclip.toy.encode import write_mp4
+from hfvideoclip.toy.tokenizer import build_tokenizer
 from hfvideoclip.errors import VideoDecodingError
 from hfvideoclip.models.video_clip.video_decoding import decode_video, is_url
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.data.decoding import decode_video
+from hfvideoclip.models.video_clip.video_decoding import decode_video
 
 FRAMES = (np.random.default_rng(0).random((12, 32, 48, 3)) * 255).astype(np.uint8)
 

@@ -137,7 +137,7 @@ def test_ucf_hat_and_evaluation(ucf, cache, tmp_path):
     from transformers import CLIPModel
 
     from hfvideoclip import VideoClipModel, VideoClipProcessor
-    from hfvideoclip.data.toy import toy_clip_path
+    from hfvideoclip.toy import toy_clip_path
     from hfvideoclip.evaluation import evaluate_protocol
 
     reports = {}

@@ -8,7 +8,7 @@ import datasets
 import pytest
 
 from hfvideoclip.data import load_video_classification_data, natural_class_name, resolve_data
-from hfvideoclip.data.toy import ClipSpec, render_clip, write_mp4
+from hfvideoclip.toy import ClipSpec, render_clip, write_mp4
 from hfvideoclip.data.video_column import video_path
 
 CLASSES = {"RedCircle": ("circle", "red"), "orange_star": ("star", "orange"), "blue-bar": ("bar", "blue")}

@@ -75,7 +75,7 @@ def test_unknown_name_lists_the_registered_protocols(registered):
 
 
 def test_toy_protocols_load_through_the_registry(tmp_path):
-    from hfvideoclip.data import toy
+    from hfvideoclip import toy
 
     params = {"train_per_class": 1, "test_per_class": 1, "num_workers": 1, "num_frames": 4, "size": 32}
     data = load_protocol("toy-ooc", cache_dir=tmp_path, **params)
@@ -91,7 +91,7 @@ def test_toy_protocols_load_through_the_registry(tmp_path):
 
 def test_importing_data_registers_toy_protocols_without_importing_them():
     code = ("import sys, hfvideoclip.data as d; print(d.available_protocols('toy-*')); "
-            "print('hfvideoclip.data.toy' in sys.modules, 'datasets' in sys.modules)")
+            "print('hfvideoclip.toy' in sys.modules, 'datasets' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == str(TOY)
     assert out[1] == "False False"

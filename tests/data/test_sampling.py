@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hfvideoclip.data.sampling import segment_frame_indices
+from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
 
 
 def test_one_clip_takes_segment_centres():

@@ -8,7 +8,7 @@ import pytest
 from hfvideoclip.cli import _expand_videos
 from hfvideoclip.cli import main as cli_main
 from hfvideoclip.data import load_video_classification_data
-from hfvideoclip.data.toy import ClipSpec, render_clip, write_mp4
+from hfvideoclip.toy import ClipSpec, render_clip, write_mp4
 
 
 @pytest.fixture(scope="module")

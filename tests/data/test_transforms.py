@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hfvideoclip.data import transforms as T
+from hfvideoclip.models.video_clip import video_transforms as T
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

@@ -95,7 +95,7 @@ def test_video_clip_model_and_plain_clip_give_the_same_ensemble(tmp_path):
     from transformers import CLIPConfig, CLIPModel
 
     from hfvideoclip import VideoClipModel
-    from hfvideoclip.data.toy.tokenizer import build_tokenizer
+    from hfvideoclip.toy.tokenizer import build_tokenizer
 
     tokenizer = build_tokenizer(["a", "video", "of", "red", "blue", "circle", "square", "."])
     text = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,

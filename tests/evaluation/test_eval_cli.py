@@ -6,7 +6,7 @@ import datasets
 import pytest
 
 from hfvideoclip.data import ProtocolData, ProtocolSplit, register_protocol, unregister_protocol
-from hfvideoclip.data.toy import ClipSpec, render_clip, seen_pairs, write_mp4
+from hfvideoclip.toy import ClipSpec, render_clip, seen_pairs, write_mp4
 from hfvideoclip.evaluation.cli import available_protocols, main, run_evaluation
 
 
@@ -21,9 +21,9 @@ def test_unknown_protocol_names_the_available_ones(capsys):
 
 
 def _toy_or_skip():
-    toy = pytest.importorskip("hfvideoclip.data.toy", reason="the toy world (hfvideoclip.data.toy) is not written yet")
+    toy = pytest.importorskip("hfvideoclip.toy", reason="the toy world (hfvideoclip.toy) is not written yet")
     if not (hasattr(toy, "load_protocol") and hasattr(toy, "toy_clip_path")):
-        pytest.skip("hfvideoclip.data.toy has no load_protocol / toy_clip_path yet")
+        pytest.skip("hfvideoclip.toy has no load_protocol / toy_clip_path yet")
     if not os.path.isfile(os.path.join(toy.toy_clip_path(), "config.json")):
         pytest.skip(f"the shipped tiny CLIP is not at {toy.toy_clip_path()} yet (recipes/pretrain_toy_clip.py)")
     return toy

@@ -271,7 +271,7 @@ def test_attribute_accuracy_counts_the_right_attribute_with_the_wrong_class():
 # ------------------------------------------------------------------------------------------ protocol metrics
 def test_toy_protocol_metric_names_come_from_the_protocol():
     from hfvideoclip.data import ProtocolData, ProtocolSplit
-    from hfvideoclip.data.toy.protocols import GROUP_COLUMN, METRIC_COLUMNS
+    from hfvideoclip.toy.protocols import GROUP_COLUMN, METRIC_COLUMNS
 
     # classes: a = red circle left, b = red star left, c = blue circle right, d = blue star right
     attrs = {"a": ("red", "circle", "left"), "b": ("red", "star", "left"), "c": ("blue", "circle", "right"),
@@ -325,7 +325,7 @@ def test_pair_vs_partner_scores_an_action_against_its_reverse():
 
 
 def test_toy_partner_classes_pair_each_direction_with_its_reverse():
-    from hfvideoclip.data.toy.world import MOTIONS, motion_shape_name, partner_class_names
+    from hfvideoclip.toy.world import MOTIONS, motion_shape_name, partner_class_names
 
     partners = partner_class_names()
     assert partners[motion_shape_name("circle", "moving left")] == motion_shape_name("circle", "moving right")

@@ -9,8 +9,8 @@ from transformers import CLIPModel
 
 from hfvideoclip import VideoClipModel, VideoClipProcessor
 from hfvideoclip.cli import main as cli_main
-from hfvideoclip.data.toy import toy_clip_path
-from hfvideoclip.data.toy.encode import write_mp4
+from hfvideoclip.toy import toy_clip_path
+from hfvideoclip.toy.encode import write_mp4
 from hfvideoclip.evaluation.explain import explain_video, patch_label_similarity
 
 

@@ -14,13 +14,13 @@ from transformers import AutoModel, AutoTokenizer, CLIPConfig, CLIPModel
 
 import hfvideoclip  # noqa: F401  (registers the Auto classes)
 from hfvideoclip.cli import main as cli_main
-from hfvideoclip.data.toy import toy_clip_path
-from hfvideoclip.models.video_clip.convert_checkpoints import (
+from hfvideoclip.toy import toy_clip_path
+from hfvideoclip.convert.checkpoints import (
     convert_openai_clip_checkpoint,
     convert_pyslowfast_checkpoint,
     read_clip_activation,
 )
-from hfvideoclip.models.video_clip.convert_viclip_to_hf import convert_viclip_checkpoint
+from hfvideoclip.convert.viclip import convert_viclip_checkpoint
 from hfvideoclip.models.video_clip.processing_video_clip import VideoClipProcessor
 from hfvideoclip.text.class_embeddings import class_text_embeddings
 from hfvideoclip.text.class_texts import ClassTexts

@@ -11,13 +11,13 @@ from transformers import AutoModel, CLIPConfig, CLIPModel
 
 import hfvideoclip  # noqa: F401  (registers the Auto classes)
 from hfvideoclip import VideoClipModel
-from hfvideoclip.data.toy import toy_clip_path
+from hfvideoclip.toy import toy_clip_path
 from hfvideoclip.models.video_clip.configuration_video_clip import (
     IMAGENET_MEAN,
     OPENAI_CLIP_MEAN,
     OPENAI_CLIP_STD,
 )
-from hfvideoclip.models.video_clip.convert_checkpoints import (
+from hfvideoclip.convert.checkpoints import (
     convert_openai_clip_checkpoint,
     convert_pyslowfast_checkpoint,
     convert_vificlip_checkpoint,

@@ -13,7 +13,7 @@ from transformers import AutoConfig, AutoModel, CLIPConfig, CLIPModel
 
 import hfvideoclip  # noqa: F401  (registers the Auto classes)
 from hfvideoclip import VideoClipConfig, VideoClipModel
-from hfvideoclip.models.video_clip.convert_viclip_to_hf import convert_viclip_checkpoint
+from hfvideoclip.convert.viclip import convert_viclip_checkpoint
 
 TEXT = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, vocab_size=99,
             max_position_embeddings=16, bos_token_id=97, eos_token_id=98, pad_token_id=0)

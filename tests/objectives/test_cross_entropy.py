@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.objectives.cross_entropy import (
+from hfvideoclip.methods.common.cross_entropy import (
     LOGIT_SCALE_MAX,
     average_template_embeddings,
     classification_loss,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.objectives.froster import (
+from hfvideoclip.methods.froster.loss import (
     DEFAULT_DISTILLATION_WEIGHT,
     DEFAULT_RESIDUAL_ALPHA,
     ResidualProjector,

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 from torch.func import functional_call
 
-from hfvideoclip.objectives.open_mede import (
+from hfvideoclip.methods.open_mede.loss import (
     INNER_LEARNING_RATE,
     OUTER_LEARNING_RATE,
     QUERY_WEIGHT,

@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 from torch.func import functional_call
 
-from hfvideoclip.objectives.open_vclip import (
+from hfvideoclip.methods.open_vclip.loss import (
     INTERPOLATION_LOSS_WEIGHT,
     INTERPOLATION_RATIO_HIGH,
     PATCH_ALPHA,

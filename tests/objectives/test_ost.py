@@ -6,7 +6,7 @@ import torch
 
 from hfvideoclip.models.video_clip import optimal_transport
 from hfvideoclip.models.video_clip.optimal_transport import _sinkhorn_log_scalings
-from hfvideoclip.objectives.ost import (
+from hfvideoclip.methods.ost.loss import (
     SINKHORN_EPSILON,
     SINKHORN_MAX_ITER,
     SINKHORN_TOL,

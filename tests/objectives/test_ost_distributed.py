@@ -19,7 +19,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from hfvideoclip.objectives.ost import gather_batch, optimal_descriptor_logits, ost_contrastive_loss
+from hfvideoclip.methods.ost.loss import gather_batch, optimal_descriptor_logits, ost_contrastive_loss
 
 WORLD = 2
 LABELS = torch.tensor([0, 3, 0, 1, 3, 2, 1, 0])  # repeats within and across the two processes' halves

@@ -18,10 +18,10 @@ from transformers import CLIPConfig, CLIPModel, pipeline
 
 import hfvideoclip  # noqa: F401  (registers the pipeline)
 from hfvideoclip import VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
-from hfvideoclip.data.toy.encode import write_mp4
-from hfvideoclip.data.toy.tokenizer import build_tokenizer
+from hfvideoclip.toy.encode import write_mp4
+from hfvideoclip.toy.tokenizer import build_tokenizer
 from hfvideoclip.models.video_clip import VideoClipDescriptorBank
-from hfvideoclip.objectives.ost import (
+from hfvideoclip.methods.ost.loss import (
     gather_batch,
     optimal_descriptor_logits,
     optimal_descriptor_scores,
@@ -196,7 +196,7 @@ def test_descriptors_for_a_cosine_model_are_an_error_not_ignored(clip_dir, datas
 
 # ------------------------------------------------------------------------------------------------ training
 def test_ost_training_step_with_uneven_descriptor_files(clip_dir, dataset, tmp_path):
-    from hfvideoclip.methods.ost import OstConfig
+    from hfvideoclip.methods.ost.objective import OstConfig
     from hfvideoclip.training.arguments import VideoClipTrainingArguments
     from hfvideoclip.training.builder import build_trainer
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.objectives.taco import (
+from hfvideoclip.methods.taco.loss import (
     DEFAULT_TEMPERATURE,
     EMA_MOMENTUM,
     NUM_ANCHORS,
@@ -238,7 +238,7 @@ def test_specialization_projection_with_bias_is_still_identity():
 
 
 def test_ema_update_follows_the_formula_copies_buffers_and_checks_shapes():
-    from hfvideoclip.objectives.taco import ema_update_
+    from hfvideoclip.methods.taco.loss import ema_update_
 
     torch.manual_seed(0)
     student = torch.nn.BatchNorm1d(3)

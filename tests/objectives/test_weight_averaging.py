@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.objectives.weight_averaging import (
+from hfvideoclip.methods.common.weight_averaging import (
     RunningAverage,
     UniformAverage,
     average_state_dicts,

@@ -11,8 +11,8 @@ from transformers import AutoProcessor, CLIPConfig, CLIPModel, CLIPTokenizer, pi
 import hfvideoclip  # noqa: F401
 from hfvideoclip import VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
 from hfvideoclip.cli import main as cli_main
-from hfvideoclip.data.toy.encode import write_mp4
-from hfvideoclip.data.toy.tokenizer import build_tokenizer
+from hfvideoclip.toy.encode import write_mp4
+from hfvideoclip.toy.tokenizer import build_tokenizer
 from hfvideoclip.errors import VideoDecodingError
 from hfvideoclip.text.templates import KINETICS_TEMPLATES
 

@@ -336,7 +336,7 @@ def test_fallback_words_are_in_the_toy_vocabulary():
     """The toy CLIP embeds the fallback texts word by word (its word-level tokenizer knows every word)."""
     import re
 
-    from hfvideoclip.data.toy.tokenizer import toy_words
+    from hfvideoclip.toy.tokenizer import toy_words
 
     known = set(toy_words())
     unknown = {word for templates in FALLBACK_TEMPLATES.values() for template in templates

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.data.toy import COLOURS, SHAPES, ClipSpec, read_mp4, render_clip, write_mp4
-from hfvideoclip.data.toy.encode import encode_mp4_bytes
+from hfvideoclip.toy import COLOURS, SHAPES, ClipSpec, read_mp4, render_clip, write_mp4
+from hfvideoclip.toy.encode import encode_mp4_bytes
 
 
 def test_mp4_decodes_to_the_rendered_frames(tmp_path):
@@ -18,7 +18,7 @@ def test_mp4_decodes_to_the_rendered_frames(tmp_path):
     assert decoded.shape == frames.shape and decoded.dtype == torch.uint8
     assert (decoded.float() - frames.float()).abs().mean() < 6.0
     try:
-        from hfvideoclip.data.decoding import decode_video
+        from hfvideoclip.models.video_clip.video_decoding import decode_video
     except ImportError:  # the library decoder is optional here
         return
     sampled = decode_video(str(path), num_frames=16)

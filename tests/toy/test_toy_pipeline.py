@@ -4,8 +4,8 @@ import pytest
 from transformers import pipeline
 
 import hfvideoclip  # noqa: F401
-from hfvideoclip.data.toy import SHAPES, ClipSpec, render_clip, toy_clip_path, write_mp4
-from hfvideoclip.data.toy.world import seen_pairs
+from hfvideoclip.toy import SHAPES, ClipSpec, render_clip, toy_clip_path, write_mp4
+from hfvideoclip.toy.world import seen_pairs
 
 
 @pytest.fixture(scope="module")

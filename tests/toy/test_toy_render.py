@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.data.toy import COLOURS, MOTIONS, SHAPES, ClipSpec, render_clip
-from hfvideoclip.data.toy.world import BACKGROUNDS, is_valid
+from hfvideoclip.toy import COLOURS, MOTIONS, SHAPES, ClipSpec, render_clip
+from hfvideoclip.toy.world import BACKGROUNDS, is_valid
 
 
 def target_mask(frames: torch.Tensor, colour: str) -> np.ndarray:

@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
-from hfvideoclip.data.toy import toy_clip_path
-from hfvideoclip.data.toy.pretrain import IMAGE_SIZE, preprocess_frames, zero_shot_still_accuracy
-from hfvideoclip.data.toy.world import all_pairs
+from hfvideoclip.toy import toy_clip_path
+from hfvideoclip.training.toy_pretraining import IMAGE_SIZE, preprocess_frames, zero_shot_still_accuracy
+from hfvideoclip.toy.world import all_pairs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ def test_shipped_text_tower_tells_motion_phrases_apart():
     cosine ~0.98 and a frozen text tower could not tell motion classes apart."""
     import torch.nn.functional as F
 
-    from hfvideoclip.data.toy.world import MOTIONS, is_valid, motion_shape_name
+    from hfvideoclip.toy.world import MOTIONS, is_valid, motion_shape_name
 
     model = CLIPModel.from_pretrained(toy_clip_path()).eval()
     tokenizer = CLIPTokenizer.from_pretrained(toy_clip_path())
@@ -77,7 +77,7 @@ def test_shipped_model_knows_motion_from_single_frames_but_not_its_direction():
     the teacher names motions zero-shot, also on shape-motion combinations it never saw captioned, and cannot
     tell a direction pair's members apart (a still shows the axis of a motion, not its direction). The v2 model,
     pretrained without trails, scored 'all' ~0.1 on the first vocabulary."""
-    from hfvideoclip.data.toy.pretrain import zero_shot_motion_accuracy
+    from hfvideoclip.training.toy_pretraining import zero_shot_motion_accuracy
 
     model = CLIPModel.from_pretrained(toy_clip_path()).eval()
     tokenizer = CLIPTokenizer.from_pretrained(toy_clip_path())

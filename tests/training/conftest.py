@@ -7,8 +7,8 @@ from datasets import ClassLabel, Dataset, Features, Value
 from transformers import CLIPConfig, CLIPModel
 
 from hfvideoclip import VideoClipProcessor, VideoClipVideoProcessor
-from hfvideoclip.data.toy.encode import write_mp4
-from hfvideoclip.data.toy.tokenizer import build_tokenizer
+from hfvideoclip.toy.encode import write_mp4
+from hfvideoclip.toy.tokenizer import build_tokenizer
 
 WORDS = ["a", "video", "of", "photo", "red", "blue", "circle", "square", "moving", "left", "right", "."]
 CLASSES = ["red circle moving left", "blue square moving right"]

@@ -7,8 +7,8 @@ import torch
 import torch.nn as nn
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from hfvideoclip.objectives.open_mede import gaussian_weights
-from hfvideoclip.training.callbacks import (
+from hfvideoclip.methods.open_mede.loss import gaussian_weights
+from hfvideoclip.methods.common.averaging_callbacks import (
     EpochAveragingCallback,
     GaussianWeightAveragingCallback,
 )

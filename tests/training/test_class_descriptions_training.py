@@ -72,13 +72,13 @@ def test_every_method_but_ost_takes_class_descriptions(clip_dir, dataset, tmp_pa
 
 
 def test_froster_without_descriptions_warns_once_naming_the_flag(clip_dir, dataset, tmp_path, build, caplog):
-    with caplog.at_level(logging.WARNING, logger="hfvideoclip.methods.froster"):
+    with caplog.at_level(logging.WARNING, logger="hfvideoclip.methods.froster.objective"):
         build(tmp_path / "plain", "froster", clip_dir, dataset)
     warnings = [r.getMessage() for r in caplog.records if "published recipe" in r.getMessage()]
     assert len(warnings) == 1 and "--class_descriptions" in warnings[0]
     caplog.clear()
     path = _rephrased(tmp_path, list(dataset.features["label"].names))
-    with caplog.at_level(logging.WARNING, logger="hfvideoclip.methods.froster"):
+    with caplog.at_level(logging.WARNING, logger="hfvideoclip.methods.froster.objective"):
         build(tmp_path / "described", "froster", clip_dir, dataset, class_descriptions=str(path))
     assert not [r for r in caplog.records if "published recipe" in r.getMessage()]
 

@@ -81,7 +81,7 @@ def test_froster_preset_trains_projectors_at_the_backbone_rate():
 
 
 def test_open_vclip_swa_averages_from_epoch_two(clip_dir, dataset, tmp_path, build):
-    from hfvideoclip.training.callbacks import EpochAveragingCallback
+    from hfvideoclip.methods.common.averaging_callbacks import EpochAveragingCallback
 
     trainer = build(tmp_path, "open_vclip", clip_dir, dataset, adaptation="frozen_text", swa=True)
     averaging = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, EpochAveragingCallback)]
@@ -167,7 +167,7 @@ def test_taco_teacher_stays_in_eval_mode_and_float32(clip_dir, dataset, tmp_path
     trainer = build(tmp_path, "taco", clip_dir, dataset, max_steps=1)
     trainer.model.train()
     assert not trainer.model.ema_teacher.training and trainer.model.student.training
-    from hfvideoclip.objectives.taco import ema_update_
+    from hfvideoclip.methods.taco.loss import ema_update_
 
     student = VideoClipModel.from_clip(clip_dir, temporal_mode="mean", num_frames=4).to(torch.bfloat16)
     teacher = trainer.model.ema_teacher  # float32 copy

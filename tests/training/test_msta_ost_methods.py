@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 import hfvideoclip  # noqa: F401
-from hfvideoclip.models.loading import load_video_clip_model
-from hfvideoclip.objectives.msta import consistency_loss
-from hfvideoclip.objectives.ost import ost_contrastive_loss
+from hfvideoclip.loading import load_video_clip_model
+from hfvideoclip.methods.msta.loss import consistency_loss
+from hfvideoclip.methods.ost.loss import ost_contrastive_loss
 
 
 def pixels_of(trainer, dataset, count=4):

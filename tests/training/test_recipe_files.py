@@ -7,17 +7,14 @@ import pytest
 import yaml
 
 from hfvideoclip.methods import available_methods, get_method
-from hfvideoclip.training.presets import available_presets, preset_directory
+from hfvideoclip.training.presets import available_presets
 from hfvideoclip.training.recipe import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILTIN = ["ce", "open_vclip", "froster", "taco", "open_mede"]
-
-
-@pytest.mark.parametrize("method", BUILTIN)
+@pytest.mark.parametrize("method", available_methods())
 def test_every_builtin_method_has_a_packaged_preset_that_parses(method, tmp_path):
     spec = get_method(method)
-    assert spec.preset is not None and Path(spec.preset).parent == Path(preset_directory())
+    assert spec.preset is not None and Path(spec.preset) == Path(spec.folder) / "preset.yaml"
     assert "site-packages" in spec.preset or "src/hfvideoclip" in spec.preset  # inside the package, not recipes/
     preset = yaml.safe_load(Path(spec.preset).read_text())
     assert preset["method"] == method
@@ -40,7 +37,7 @@ def test_presets_are_package_data():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = data["tool"]["setuptools"]["package-data"]["*"]
     assert "*.yaml" in patterns
-    assert set(BUILTIN) <= set(available_presets()) and set(BUILTIN) <= set(available_methods())
+    assert set(available_methods()) <= set(available_presets())
     assert not (ROOT / "recipes" / "configs").exists()  # one place for presets
 
 

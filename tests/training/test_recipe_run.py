@@ -7,7 +7,7 @@ import pytest
 from transformers import AutoModel
 
 import hfvideoclip  # noqa: F401
-from hfvideoclip.data.toy.protocols import ProtocolData, ProtocolSplit
+from hfvideoclip.toy.protocols import ProtocolData, ProtocolSplit
 from hfvideoclip.training.recipe import comparable_splits, main
 
 

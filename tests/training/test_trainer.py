@@ -204,7 +204,7 @@ def test_flip_is_off_for_direction_classes_and_can_be_forced(clip_dir, dataset, 
 
 
 def test_taco_default_temperature_uses_the_models_logit_scale(clip_dir, dataset, tmp_path, build):
-    from hfvideoclip.objectives.taco import default_temperature
+    from hfvideoclip.methods.taco.loss import default_temperature
 
     trainer = build(tmp_path, "taco", clip_dir, dataset)
     scale = trainer.model.student.logit_scale.exp().item()  # CLIPConfig's init: exp(2.6592) ~ 14.3

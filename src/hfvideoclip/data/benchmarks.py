@@ -736,9 +736,6 @@ OOC_PROTOCOL_NAMES = tuple(f"ooc-{key}" for key in _OOC)
 """The out-of-context protocols (``ooc-*``)."""
 PROTOCOL_NEEDS: dict[str, str] = {**_needs(), **_ooc_needs()}
 """What each benchmark protocol needs on disk."""
-_TOY_NEEDS = "nothing: videos are generated into cache_dir on first use"
-
-
 def _loader(name: str, function: Callable, *args) -> Callable[..., ProtocolData]:
     def load(cache_dir=None, **params) -> ProtocolData:
         return function(*args, cache_dir=cache_dir, **params)
@@ -775,8 +772,6 @@ def describe_protocols() -> list[tuple[str, str]]:
     for name in available_protocols():
         if name in PROTOCOL_NEEDS:
             needs = PROTOCOL_NEEDS[name]
-        elif name in protocols.TOY_PROTOCOL_NAMES:
-            needs = _TOY_NEEDS
         else:
             doc = (protocols._REGISTRY[name].__doc__ or "").strip()
             needs = doc.splitlines()[0] if doc else "(a user-registered protocol)"

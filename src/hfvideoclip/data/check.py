@@ -97,7 +97,7 @@ def _looks_like_header(line: str, source: Path) -> bool:
 
 def check_video(path: str) -> tuple[str, int | str | None]:
     """One video's state: ("missing", None), ("undecodable", cause on one line) or ("ok", frame count)."""
-    from .decoding import count_frames, decode_video
+    from ..models.video_clip.video_decoding import count_frames, decode_video
 
     if not os.path.exists(path):
         return "missing", None

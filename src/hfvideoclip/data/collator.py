@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import get_worker_info
 
 from ..errors import VideoDecodingError
-from .transforms import AugmentationConfig
+from ..models.video_clip.video_transforms import AugmentationConfig
 from .video_column import video_path
 
 logger = logging.getLogger(__name__)

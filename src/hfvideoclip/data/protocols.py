@@ -16,17 +16,25 @@ vocabulary). Eval sets named ``base`` and ``novel`` give base-to-novel metrics, 
 The protocol also says which metadata columns give extra metrics (`ProtocolData.metric_columns`,
 `ProtocolData.group_column`); the evaluation harness reads them from here.
 
-The toy protocols (``toy-still``, ``toy-b2n``, ``toy-xd``, ``toy-ooc``) are registered when this module is
-imported; their loaders import `hfvideoclip.data.toy` only when called.
+Installed packages add protocols through the entry-point group ``hfvideoclip.protocols`` (entry-point name = protocol
+name, object = its loader), loaded the first time the registry is listed or a name is not found. The toy world's
+protocols (``toy-still``, ``toy-b2n``, ``toy-xd``, ``toy-ooc``, `hfvideoclip.toy.protocols`) come that way: this
+package does not import the toy world.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
+
+logger = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "hfvideoclip.protocols"
+_plugins_loaded = False
 
 
 @dataclass
@@ -102,7 +110,9 @@ def unregister_protocol(name: str) -> None:
 
 
 def available_protocols(pattern: str | None = None) -> list[str]:
-    """Registered protocol names in registration order, optionally filtered by an fnmatch ``pattern`` (``"toy-*"``)."""
+    """Registered protocol names in registration order (installed plug-ins' last), optionally filtered by an fnmatch
+    ``pattern`` (``"toy-*"``)."""
+    load_plugins()
     names = list(_REGISTRY)
     return names if pattern is None else [name for name in names if fnmatch.fnmatchcase(name, pattern)]
 
@@ -112,6 +122,8 @@ def load_protocol(name: str, cache_dir: str | os.PathLike | None = None, **param
 
     Raises ValueError naming the registered protocols when ``name`` is unknown.
     """
+    if name not in _REGISTRY:
+        load_plugins()
     loader = _REGISTRY.get(name)
     if loader is None:
         raise ValueError(f"Unknown protocol {name!r}: registered protocols are {', '.join(available_protocols())}. "
@@ -124,22 +136,24 @@ def load_protocol(name: str, cache_dir: str | os.PathLike | None = None, **param
     return data
 
 
-# ------------------------------------------------------------------------------------------------ toy world
-def _toy_loader(name: str) -> ProtocolLoader:
-    def load(cache_dir=None, **params) -> ProtocolData:
-        from .toy.protocols import load_protocol as load_toy
+def load_plugins(reload: bool = False) -> None:
+    """Register the protocols of the installed ``hfvideoclip.protocols`` entry points (once; again with
+    ``reload=True``). One that fails to load is skipped with one warning line naming its distribution."""
+    global _plugins_loaded
+    if _plugins_loaded and not reload:
+        return
+    _plugins_loaded = True
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name in _REGISTRY and not reload:
+            continue
+        try:
+            register_protocol(entry_point.name, entry_point.load(), overwrite=reload)
+        except Exception as error:  # noqa: BLE001 - a broken plug-in must not break the other protocols
+            dist = getattr(entry_point.dist, "name", None) or "an unknown distribution"
+            logger.warning("Skipping protocol plug-in %r of %s (%s): %s: %s", entry_point.name, dist,
+                           entry_point.value, type(error).__name__, (str(error).splitlines() or [""])[0])
 
-        return load_toy(name, cache_dir=cache_dir, **params)
 
-    load.__name__ = load.__qualname__ = f"load_{name.replace('-', '_')}"
-    load.__doc__ = f"The toy protocol {name!r} (see `hfvideoclip.data.toy.protocols`)."
-    return load
-
-
-TOY_PROTOCOL_NAMES = ("toy-still", "toy-b2n", "toy-xd", "toy-ooc")
-for _name in TOY_PROTOCOL_NAMES:
-    register_protocol(_name, _toy_loader(_name))
-del _name
-
-__all__ = ["ProtocolData", "ProtocolLoader", "ProtocolSplit", "TOY_PROTOCOL_NAMES", "available_protocols",
+__all__ = ["ENTRY_POINT_GROUP", "ProtocolData", "ProtocolLoader", "ProtocolSplit", "available_protocols",
+           "load_plugins",
            "load_protocol", "register_protocol", "unregister_protocol"]

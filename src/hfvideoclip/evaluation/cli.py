@@ -35,7 +35,7 @@ ALL_PATTERN = "toy-*"
 
 def default_model_path() -> str:
     """The tiny toy CLIP shipped with the package."""
-    from ..data.toy import toy_clip_path
+    from ..toy import toy_clip_path
 
     return str(toy_clip_path())
 
@@ -43,8 +43,8 @@ def default_model_path() -> str:
 def load_model_and_processor(name_or_path: str, *, temporal_mode: str = "mean", num_frames: int | None = None,
                              device: str | None = None, vclip_edge: str = "zero"):
     """`VideoClipModel` + `VideoClipProcessor` from a saved directory or Hub id; a plain CLIP checkpoint is wrapped
-    with `temporal_mode` and `vclip_edge` (see `hfvideoclip.models.loading.load_video_clip_model`)."""
-    from ..models.loading import load_video_clip_model
+    with `temporal_mode` and `vclip_edge` (see `hfvideoclip.loading.load_video_clip_model`)."""
+    from ..loading import load_video_clip_model
     from ..models.video_clip.processing_video_clip import VideoClipProcessor
 
     model = load_video_clip_model(name_or_path, temporal_mode=temporal_mode, num_frames=num_frames,

@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    from ..models.loading import load_video_clip_model
+    from ..loading import load_video_clip_model
     from ..models.video_clip.processing_video_clip import VideoClipProcessor
 
     parser = argparse.ArgumentParser(prog="hfvideoclip explain", description=__doc__)

@@ -1,14 +1,9 @@
 """Model cards for exported runs, built with `huggingface_hub.ModelCard`, `ModelCardData` and `EvalResult`.
 
-One Jinja template per method family lives in the package, `hfvideoclip/hub/card_templates/` (`vifi_clip.md` for
-`ce`, `open_vclip.md`, `froster.md`, `taco.md`, `open_mede.md`, `msta.md`, `ost.md`, `generic.md` for any other
-method); each extends `_base.md`, the shared layout. Those package files are the one source of truth. The
-`model_cards/` folder at the repository root is a browsable copy, kept equal by a test and rewritten with
-
-    python -m hfvideoclip.hub.model_card --sync-templates model_cards
-
-A plug-in method may name its own template with a `card_template` class attribute on its objective (a path to a
-Jinja file that may `{% extends "_base.md" %}`).
+Each method's Jinja template is the `card.md` of its folder (`hfvideoclip/methods/<method>/card.md`, found by
+the registry); a method without one gets `hub/card_templates/generic.md`. Every template extends
+`hub/card_templates/_base.md`, the shared layout. An objective may also name a template with a `card_template`
+class attribute (a path to a Jinja file that may `{% extends "_base.md" %}`).
 
 What a card says comes from the run folder: `config.json` (backbone, temporal mode), `train_args.json` (every
 argument with its value and source; the real training length, not Trainer's unused defaults), `trainer_state.json`
@@ -23,7 +18,6 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,11 +38,8 @@ DEFAULT_LICENSE = "apache-2.0"
 carries for `trust_remote_code`. The weights also inherit the base model's terms (OpenAI CLIP: MIT); pass
 `license=` to state another."""
 
-CARD_FAMILIES = {"ce": "vifi_clip", "open_vclip": "open_vclip", "froster": "froster", "taco": "taco",
-                 "open_mede": "open_mede", "msta": "msta", "ost": "ost"}
-"""Method name -> card template (file stem in `card_templates/`); other methods get `generic`."""
-GENERIC_FAMILY = "generic"
 TEMPLATES_DIRECTORY = Path(__file__).with_name("card_templates")
+"""`_base.md` (the layout every card template extends) and `generic.md` (methods without a `card.md`)."""
 
 HEADLINE_METRICS = {
     "top1": "Top-1 accuracy",
@@ -124,37 +115,22 @@ _OPERATIONAL_ARGUMENTS = {
 
 
 # ------------------------------------------------------------------------------------------------ templates
-def card_family(method: str | None) -> str:
-    """The card template family of `method` (`ce` -> `vifi_clip`, unknown -> `generic`)."""
-    return CARD_FAMILIES.get(str(method), GENERIC_FAMILY)
-
-
-def available_card_templates() -> list[str]:
-    """Family names with a template in the package (`vifi_clip`, ..., `generic`)."""
-    return sorted(p.stem for p in TEMPLATES_DIRECTORY.glob("*.md") if not p.name.startswith("_"))
-
-
 def card_template_path(method: str | None) -> Path:
     """The template a card for `method` is rendered from: the objective's `card_template` if it names one, else
-    the family template shipped in the package."""
+    the method folder's `card.md`, else `generic.md`."""
     custom = _objective_attribute(method, "card_template")
     if custom:
         return Path(custom)
-    return TEMPLATES_DIRECTORY / f"{card_family(method)}.md"
+    if method:
+        from ..methods import get_method
 
-
-def sync_card_templates(destination: str | os.PathLike) -> list[str]:
-    """Copy the package's card templates into `destination` (the repository's browsable `model_cards/`), removing
-    stale `.md` files there except `README.md`; returns the file names written."""
-    destination = Path(destination)
-    destination.mkdir(parents=True, exist_ok=True)
-    names = sorted(p.name for p in TEMPLATES_DIRECTORY.glob("*.md"))
-    for stale in destination.glob("*.md"):
-        if stale.name not in names and stale.name != "README.md":
-            stale.unlink()
-    for name in names:
-        shutil.copyfile(TEMPLATES_DIRECTORY / name, destination / name)
-    return names
+        try:
+            folder_template = get_method(str(method)).card_template
+        except ValueError:
+            folder_template = None
+        if folder_template:
+            return Path(folder_template)
+    return TEMPLATES_DIRECTORY / "generic.md"
 
 
 def _objective_attribute(method: str | None, name: str) -> Any:
@@ -259,7 +235,7 @@ def recorded_base_model(training_args: Any) -> str | None:
         return None
     if values["model"][0]:
         return str(values["model"][0])
-    from ..data.toy import toy_clip_path
+    from ..toy import toy_clip_path
 
     return str(toy_clip_path())
 
@@ -651,29 +627,12 @@ def write_model_card(output_dir: str, *, method: str, base_model: str | None, re
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m hfvideoclip.hub.model_card --sync-templates DIR`: copy the package templates into DIR."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m hfvideoclip.hub.model_card", description=main.__doc__)
-    parser.add_argument("--sync-templates", metavar="DIR", required=True,
-                        help="folder to copy the card templates into (the repository's model_cards/)")
-    args = parser.parse_args(argv)
-    for name in sync_card_templates(args.sync_templates):
-        print(os.path.join(args.sync_templates, name))
-    return 0
-
-
-__all__ = ["CARD_FAMILIES", "DEFAULT_LICENSE", "HEADLINE_METRICS", "LIBRARY_NAME", "PIPELINE_TAG", "PIPELINE_TASK",
-           "TEMPLATES_DIRECTORY", "argument_values", "available_card_templates", "backbone_description",
-           "build_model_card", "card_family", "card_template_path", "eval_results_from", "hyperparameter_rows",
+__all__ = ["DEFAULT_LICENSE", "HEADLINE_METRICS", "LIBRARY_NAME", "PIPELINE_TAG", "PIPELINE_TASK",
+           "TEMPLATES_DIRECTORY", "argument_values", "backbone_description",
+           "build_model_card", "card_template_path", "eval_results_from", "hyperparameter_rows",
            "inactive_arguments",
            "is_hub_id", "recorded_base_model", "reported_metrics", "resolve_base_model", "results_table",
-           "sync_card_templates", "training_length", "write_model_card"]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+           "training_length", "write_model_card"]
 
 
 def _default_num_clips(protocol) -> int:

@@ -132,7 +132,7 @@ def check_exported_model(run_dir: str | os.PathLike) -> dict:
     if (run / "msta" / "adapter_config.json").is_file() and not config.get("adapter"):
         raise ValueError(f"{config_path} has no `adapter` field but {run / 'msta'} holds MSTA / adapter weights: a "
                          "Hub repository made from it would load the base model without them. Save it again with "
-                         "this version: from hfvideoclip.models.loading import load_video_clip_model; "
+                         "this version: from hfvideoclip.loading import load_video_clip_model; "
                          "load_video_clip_model(run_dir).to_video_clip_model().save_pretrained(run_dir).")
     if stale:
         raise ValueError(f"{run_dir} was exported by an older hfvideoclip (no {' and no '.join(stale)}): a Hub "

@@ -1,4 +1,8 @@
-"""Methods as plug-ins: per method a config dataclass of its own flags and an `Objective` module.
+"""Methods as plug-ins: a method is a folder (`objective.py`, `loss.py`, `preset.yaml`, `presets/`, `card.md`).
+
+The built-in methods are the folders of this package, registered by `discover_methods` on import; no file lists
+them. Your own method is a folder of your package (`register_method_folder("my_pkg.my_method")`, or the
+entry-point group `hfvideoclip.methods`), or a single class:
 
 ```python
 from hfvideoclip.methods import MethodConfig, Objective, register_method
@@ -10,12 +14,10 @@ class MyObjective(Objective):
         ...
         return {"loss": total, "my_term": term.detach()}
 ```
-Then `hfvideoclip train --method my_method ...` trains it; no package file names it.
+Then `hfvideoclip train --method my_method ...` trains it.
 """
 
 from __future__ import annotations
-
-from importlib import resources
 
 from .base import MethodConfig, Objective, ObjectiveContext, base_model, step_generator, text_tower_trains
 from .ce import CrossEntropyConfig, CrossEntropyObjective
@@ -24,24 +26,22 @@ from .msta import MstaMethodConfig, MstaObjective
 from .open_mede import OpenMedeConfig, OpenMedeObjective
 from .open_vclip import OpenVclipConfig, OpenVclipObjective
 from .ost import OstConfig, OstObjective
-from .registry import MethodSpec, available_methods, get_method, register_method
+from .registry import (
+    MethodSpec,
+    available_methods,
+    discover_methods,
+    get_method,
+    register_method,
+    register_method_folder,
+)
 from .taco import TacoConfig, TacoObjective
 
-
-def packaged_preset(name: str) -> str:
-    """Path of the preset YAML shipped in `hfvideoclip/training/presets/`."""
-    return str(resources.files("hfvideoclip.training").joinpath("presets", f"{name}.yaml"))
-
-
-for _name, _objective in (("ce", CrossEntropyObjective), ("open_vclip", OpenVclipObjective),
-                          ("froster", FrosterObjective), ("taco", TacoObjective),
-                          ("open_mede", OpenMedeObjective), ("msta", MstaObjective), ("ost", OstObjective)):
-    register_method(_name, _objective, preset=packaged_preset(_name))
+discover_methods(__name__)
 
 __all__ = [
     "CrossEntropyConfig", "CrossEntropyObjective", "FrosterConfig", "FrosterObjective", "MethodConfig", "MethodSpec",
     "MstaMethodConfig", "MstaObjective", "OstConfig", "OstObjective",
     "Objective", "ObjectiveContext", "OpenMedeConfig", "OpenMedeObjective", "OpenVclipConfig", "OpenVclipObjective",
-    "TacoConfig", "TacoObjective", "available_methods", "base_model", "get_method", "packaged_preset",
-    "register_method", "step_generator", "text_tower_trains",
+    "TacoConfig", "TacoObjective", "available_methods", "base_model", "discover_methods", "get_method",
+    "register_method", "register_method_folder", "step_generator", "text_tower_trains",
 ]

@@ -163,7 +163,7 @@ class Objective(nn.Module):
         """The classification loss of every method (`objectives.cross_entropy.classification_loss`): mean
         cross-entropy of `(B, C)` logits against `(B,)` labels, smoothed by `--label_smoothing_factor`, i.e.
         `F.cross_entropy(logits, labels, label_smoothing=args.label_smoothing_factor)`."""
-        from ..objectives.cross_entropy import classification_loss
+        from .common.cross_entropy import classification_loss
 
         return classification_loss(logits, labels, label_smoothing=self.label_smoothing)
 

@@ -433,11 +433,11 @@ def protocol_class_names(name: str, split: int | None = None, eval_set: str | No
     (``"train"`` or an eval key such as ``"base"``, ``"novel"``, ``"test"``; None: all sets), in order of first
     appearance. Toy protocols are planned without rendering their videos; others are loaded."""
     from ..data.protocols import load_protocol
-    from ..data.toy.protocols import PROTOCOL_NAMES
+    from ..toy.protocols import PROTOCOL_NAMES
 
     sets: list[list[tuple[str, list[str]]]] = []  # per split: (set name, class names)
     if name in PROTOCOL_NAMES:
-        from ..data.toy.protocols import _PLANNERS, resolve_params
+        from ..toy.protocols import _PLANNERS, resolve_params
 
         for planned in _PLANNERS[name](resolve_params(name)).splits:
             tables = ([("train", planned["train"])] if planned["train"] is not None else []) + \

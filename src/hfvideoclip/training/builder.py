@@ -12,7 +12,7 @@ from transformers.utils import logging
 
 from ..adapters import get_adaptation
 from ..methods import MethodConfig, ObjectiveContext, get_method
-from ..models.loading import load_video_clip_model
+from ..loading import load_video_clip_model
 from ..models.video_clip.processing_video_clip import VideoClipProcessor
 from ..text.class_texts import ClassTexts
 from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE

@@ -8,7 +8,7 @@ import copy
 import torch
 from torch import nn
 
-from ..objectives.open_vclip import patch_weights
+from ..methods.open_vclip.loss import patch_weights
 
 
 class ModelExporter:

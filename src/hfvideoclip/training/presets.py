@@ -1,42 +1,37 @@
-"""Presets: YAML files of flag defaults per method, shipped in the package (`hfvideoclip/training/presets/`).
+"""Presets: YAML files of flag defaults, shipped in each method's folder (`hfvideoclip/methods/<method>/`).
 
-A preset sets backbone, adaptation, the method's paper hyperparameters and the toy-world optimiser scale; every
-command-line flag overrides it. The registered method names its preset (`MethodSpec.preset`); `--config FILE`
-replaces it.
+`preset.yaml` (the toy-world preset of `--method <method>`) sets backbone, adaptation, the method's paper
+hyperparameters and the toy-world optimiser scale; `presets/<setting>.yaml` are the papers' recipes
+(`--preset <method>/<setting>`, docs/reproduction.md). Every command-line flag overrides them; `--config FILE`
+replaces the method's preset.
 """
 
 from __future__ import annotations
 
 import os
-from importlib import resources
 
 import yaml
 
-
-def preset_directory() -> str:
-    """The folder of the shipped presets inside the installed package."""
-    return str(resources.files("hfvideoclip.training").joinpath("presets"))
+from ..methods import available_methods, get_method
 
 
 def available_presets() -> list[str]:
-    """Names of the shipped presets (without `.yaml`): the toy presets `<method>` and the paper presets
-    `<method>/<setting>` (`presets/<method>/<setting>.yaml`, see `paper_presets`)."""
-    return sorted(name[:-5] for name in os.listdir(preset_directory()) if name.endswith(".yaml")) + paper_presets()
+    """Names of the shipped presets: the toy presets `<method>` and the paper presets `<method>/<setting>`."""
+    return sorted(name for name in available_methods() if get_method(name).preset) + paper_presets()
 
 
 def paper_presets(method: str | None = None) -> list[str]:
-    """Names `<method>/<setting>` of the shipped paper presets (the papers' recipes, docs/reproduction.md), of one
-    method or of all."""
-    root = preset_directory()
-    methods = [method] if method else sorted(name for name in os.listdir(root) if os.path.isdir(os.path.join(root, name)))
-    return [f"{folder}/{name[:-5]}" for folder in methods if os.path.isdir(os.path.join(root, folder))
-            for name in sorted(os.listdir(os.path.join(root, folder))) if name.endswith(".yaml")]
+    """Names `<method>/<setting>` of the paper presets (the papers' recipes, docs/reproduction.md), of one method
+    or of all registered methods."""
+    methods = [method] if method else sorted(available_methods())
+    return [f"{name}/{setting}" for name in methods for setting in get_method(name).paper_presets]
 
 
 def paper_preset_path(name: str) -> str:
     """The YAML of paper preset `name` (`taco/k400`); a one-line error naming the shipped ones otherwise."""
-    if name in paper_presets():
-        return os.path.join(preset_directory(), *name.split("/")) + ".yaml"
+    method, _, setting = name.partition("/")
+    if method in available_methods() and setting in get_method(method).paper_presets:
+        return get_method(method).paper_presets[setting]
     raise ValueError(f"--preset {name!r} is not a shipped paper preset; choose one of: {', '.join(paper_presets())} "
                      "(or pass your own YAML with --config).")
 
@@ -57,4 +52,4 @@ def read_preset(path: str | os.PathLike) -> dict:
     return data
 
 
-__all__ = ["available_presets", "paper_preset_path", "paper_presets", "preset_directory", "read_preset"]
+__all__ = ["available_presets", "paper_preset_path", "paper_presets", "read_preset"]

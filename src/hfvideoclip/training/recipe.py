@@ -15,7 +15,7 @@ import dataclasses
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from transformers import HfArgumentParser, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -24,10 +24,10 @@ from ..adapters import available_adaptations
 from ..argparse_errors import one_line_errors
 from ..data.own_data import VideoDataArguments, resolve_data
 from ..methods import MethodConfig, available_methods, get_method
-from ..models.loading import checkpoint_model_type
+from ..loading import checkpoint_model_type
 from .arguments import VideoClipTrainingArguments
 from .builder import build_trainer
-from .presets import available_presets, paper_preset_path, paper_presets, preset_directory, read_preset
+from .presets import available_presets, paper_preset_path, paper_presets, read_preset
 from .run_folder import check_resume_arguments, guard_output_dir, whole_run_train_loss
 
 
@@ -50,7 +50,7 @@ class ScriptArguments:
                 "list` says what each needs)."})
     protocol_params: str | None = field(default=None, metadata={
         "help": "JSON object of the protocol's own parameters, e.g. '{\"shots\": 16, \"motions\": [\"moving left\", "
-                "\"moving right\"]}' (toy protocols: hfvideoclip.data.toy.protocols.resolve_params)."})
+                "\"moving right\"]}' (toy protocols: hfvideoclip.toy.protocols.resolve_params)."})
     config: str | None = field(default=None, metadata={
         "help": "Preset YAML replacing the method's shipped preset (flag names as keys)."})
     preset: str | None = field(default=None, metadata={
@@ -123,11 +123,22 @@ def _with_resume_value(argv: list[str]) -> list[str]:
     return out
 
 
+def check_no_shared_flag(name: str, config_class: type) -> None:
+    """A method's config may not redefine a shared training flag (one flag, one meaning)."""
+    shared = {f.name for f in fields(VideoClipTrainingArguments)}
+    clash = sorted(f.name for f in fields(config_class) if f.name in shared)
+    if clash:
+        raise ValueError(f"Method {name!r}: config fields {clash} are already flags of VideoClipTrainingArguments; "
+                         "rename them in the method's config.")
+
+
 def build_parser(method: str) -> HfArgumentParser:
     """The recipe's parser for `method`: script, own-data, Trainer and the method's own flags (own `--help` group)."""
     spec = get_method(method)
+    check_no_shared_flag(method, spec.config_class)
     epilog = (f"methods: {', '.join(available_methods())}; adaptations: {', '.join(available_adaptations())}; "
-              f"shipped presets ({preset_directory()}): {', '.join(p for p in available_presets() if '/' not in p)}. "
+              f"method presets (each method folder's preset.yaml): "
+              f"{', '.join(p for p in available_presets() if '/' not in p)}. "
               f"--method {method} uses preset {spec.preset or 'none'}. Paper presets (--preset, the papers' recipes; "
               f"docs/reproduction.md): {', '.join(paper_presets())}.")
     return one_line_errors(HfArgumentParser(
@@ -254,7 +265,7 @@ TOY_CLIP_NAME = "toy-clip"
 def base_model_path(script: ScriptArguments, data: VideoDataArguments) -> str:
     """`--model`, `toy-clip` resolved; without `--model` the toy CLIP, on the toy protocols only: a 32-pixel toy
     model trained on real videos is meaningless, so other data needs a model named."""
-    from ..data.toy import toy_clip_path
+    from ..toy import toy_clip_path
 
     if script.model == TOY_CLIP_NAME:
         return toy_clip_path()
@@ -295,7 +306,7 @@ def warn_if_processes_were_dropped() -> None:
 def starting_model(model_path: str, trained_config, output_dir: str):
     """The run's starting checkpoint as a `VideoClipModel` that scores as the trained one: its temporal mode,
     frames, pooling and scoring head; an OST head reads the run's `descriptors.json` (in `output_dir`)."""
-    from ..models.loading import load_video_clip_model
+    from ..loading import load_video_clip_model
 
     model = load_video_clip_model(model_path, temporal_mode=trained_config.temporal_mode,
                                   num_frames=trained_config.num_frames, vclip_edge=trained_config.vclip_edge)
@@ -444,7 +455,7 @@ def evaluate_export(script: ScriptArguments, args: VideoClipTrainingArguments, p
     from ..evaluation.harness import evaluate_protocol
     from ..evaluation.results import format_results_table
     from ..hub.model_card import write_model_card
-    from ..models.loading import load_video_clip_model
+    from ..loading import load_video_clip_model
     from ..models.video_clip.processing_video_clip import VideoClipProcessor
     from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE
 

@@ -44,7 +44,7 @@ def segment_frame_indices(
     if num_total <= 0:
         raise ValueError(
             f"`num_total`={num_total}: the video has no frames to sample from; "
-            "check that the file decodes (hfvideoclip.data.decoding.count_frames)."
+            "check that the file decodes (hfvideoclip.models.video_clip.video_decoding.count_frames)."
         )
     if num_frames <= 0:
         raise ValueError(f"`num_frames`={num_frames}: ask for at least one frame per clip, e.g. 8.")

@@ -1,0 +1,1 @@
+"""What several methods share: the classification loss, weight averaging and its Trainer callbacks."""
