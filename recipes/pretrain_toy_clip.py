@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Pretrain the toy world's tiny CLIP: a transformers `CLIPModel` trained contrastively on single frames.
 
-    python recipes/pretrain_toy_clip.py --output_dir src/hfvideoclip/data/toy/tiny_clip
+    python recipes/pretrain_toy_clip.py --output_dir src/hfvideoclip/toy/tiny_clip
 
 The model learns colours and shapes from captions such as "a red circle", "a photo of a red circle." or
 "a video of a person doing a circle." (the 28 Kinetics templates, or bare), and motions the way CLIP learns
@@ -77,7 +77,7 @@ from hfvideoclip.toy.world import (
     motion_shape_name,
     seen_pairs,
 )
-from hfvideoclip.models.video_clip.video_transforms import to_grayscale
+from hfvideoclip.data.augment import to_grayscale
 from hfvideoclip.text.templates import KINETICS_TEMPLATES
 
 PRETRAIN_MOTIONS = list(MOTIONS)

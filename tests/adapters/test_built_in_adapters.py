@@ -22,7 +22,7 @@ from hfvideoclip.adapters import get_adaptation, load_saved_adapter
 from hfvideoclip.adapters.msta import MstaConfig, MstaModel, get_msta_model
 from hfvideoclip.loading import load_video_clip_model
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "data", "toy", "tiny_clip")
+TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
 TASK = "zero-shot-video-classification"
 LABELS = ["red circle", "blue square", "green triangle"]
 TEXT = dict(hidden_size=24, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, vocab_size=99,

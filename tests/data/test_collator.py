@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from hfvideoclip.data import augment as A
 from hfvideoclip.models.video_clip import video_transforms as T
 from hfvideoclip.data.collator import VideoClipCollator
 from hfvideoclip.models.video_clip.video_decoding import decode_video
@@ -16,7 +17,7 @@ from hfvideoclip.errors import VideoDecodingError
 from hfvideoclip.models.video_clip.processing_video_clip import VideoClipVideoProcessor
 
 NUM_FRAMES = 4
-NO_AUGMENTATION = T.AugmentationConfig(crop_min_area=1.0, horizontal_flip=0.0, grayscale=0.0)
+NO_AUGMENTATION = A.AugmentationConfig(crop_min_area=1.0, horizontal_flip=0.0, grayscale=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -171,25 +172,27 @@ def test_collator_training_uses_temporal_jitter(processor):
 
 
 # ------------------------------------------------------------------------------------------ processor train path
-def test_processor_train_path_is_augment_clip_on_the_test_region(processor):
+def test_training_view_is_augment_clip_on_the_test_region(processor):
     landscape = np.full((8, 48, 64, 3), 40, dtype=np.uint8)  # the same frame 8 times, so jitter does not matter
     landscape[..., 1] = np.linspace(0, 255, 64).astype(np.uint8)  # a horizontal green ramp
     landscape[..., 2] = np.linspace(255, 0, 48).astype(np.uint8)[:, None]  # a vertical blue ramp
-    generator = torch.Generator().manual_seed(0)
-    plain = processor(landscape, train=True, generator=generator, augmentation=NO_AUGMENTATION)["pixel_values_videos"]
+    clip = processor.video_processor.load_clips(landscape)[0] if hasattr(processor, "video_processor") \
+        else processor.load_clips(landscape)[0]
+    video_processor = getattr(processor, "video_processor", processor)
+    plain = A.augmented_view(video_processor, clip, NO_AUGMENTATION, torch.Generator().manual_seed(0))
     test_view = processor(landscape)["pixel_values_videos"]
     assert plain.shape == test_view.shape == (1, NUM_FRAMES, 3, 32, 32)
     assert torch.allclose(plain, test_view, atol=0.05)  # the same region, resampled once instead of twice
-    flipped = T.AugmentationConfig(crop_min_area=1.0, horizontal_flip=1.0, grayscale=0.0)
-    assert torch.equal(processor(landscape, train=True, augmentation=flipped)["pixel_values_videos"], plain.flip(-1))
+    flipped = A.AugmentationConfig(crop_min_area=1.0, horizontal_flip=1.0, grayscale=0.0)
+    assert torch.equal(A.augmented_view(video_processor, clip, flipped, None), plain.flip(-1))
 
-    a = processor(landscape, num_clips=2, train=True, generator=torch.Generator().manual_seed(5))["pixel_values_videos"]
-    b = processor(landscape, num_clips=2, train=True, generator=torch.Generator().manual_seed(5))["pixel_values_videos"]
-    assert a.shape == (2, NUM_FRAMES, 3, 32, 32) and torch.equal(a, b)
-    with pytest.raises(ValueError, match="num_crops=3 with train=True"):
-        processor(landscape, num_crops=3, train=True)
-    with pytest.raises(ValueError, match="test-time views are not augmented"):
-        processor(landscape, augmentation=NO_AUGMENTATION)
+
+def test_the_processor_takes_no_training_arguments(processor):
+    """Augmentation is training code (`data.augment`): the Hub folder's processor refuses it in one line."""
+    frames = np.zeros((8, 48, 64, 3), dtype=np.uint8)
+    for argument in ("train", "augmentation", "generator"):
+        with pytest.raises(TypeError, match=f"unexpected argument '{argument}'"):
+            processor(frames, **{argument: True})
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -211,7 +214,7 @@ def test_bad_rows_and_conflicting_options_are_explained(processor, videos):
     with pytest.raises(ValueError, match="num_crops=3 with train=True"):
         VideoClipCollator(processor, train=True, num_crops=3)
     with pytest.raises(ValueError, match="evaluation views are not augmented"):
-        VideoClipCollator(processor, augmentation=T.AugmentationConfig())
+        VideoClipCollator(processor, augmentation=A.AugmentationConfig())
     with pytest.raises(ValueError, match="epoch must be"):
         VideoClipCollator(processor, train=True).set_epoch(-1)
     renamed = VideoClipCollator(processor, video_column="path", label_column="y")

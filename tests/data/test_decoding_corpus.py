@@ -614,5 +614,8 @@ def test_processor_views_of_awkward_files_are_the_float_pipeline_within_one_leve
     std = torch.tensor(processor.image_std).view(3, 1, 1)
     assert views.shape == in_float.shape == (3, 4, 3, 24, 24)
     assert ((views - in_float) * std * 255).abs().max() <= 1.0 + 1e-3
-    train = processor(str(path), train=True, generator=torch.Generator().manual_seed(0))["pixel_values_videos"]
+    from hfvideoclip.data.augment import AugmentationConfig, augmented_view
+
+    clip = processor.load_clips(str(path), train=True, generator=torch.Generator().manual_seed(0))[0]
+    train = augmented_view(processor, clip, AugmentationConfig(), torch.Generator().manual_seed(0))
     assert train.shape == (1, 4, 3, 24, 24) and torch.isfinite(train).all()

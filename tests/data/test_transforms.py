@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from hfvideoclip.data import augment as A
 from hfvideoclip.models.video_clip import video_transforms as T
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -102,24 +103,24 @@ def test_normalize_rejects_bad_statistics():
 # ------------------------------------------------------------------------------------------ random crop
 def test_random_resized_crop_shape_and_determinism():
     video = random_video(h=48, w=64)
-    a = T.random_resized_crop(video, 32, generator=g(0))
-    b = T.random_resized_crop(video, 32, generator=g(0))
+    a = A.random_resized_crop(video, 32, generator=g(0))
+    b = A.random_resized_crop(video, 32, generator=g(0))
     assert a.shape == (4, 3, 32, 32) and a.dtype == torch.uint8
     assert torch.equal(a, b)
-    boxes = {T.random_resized_crop_params(48, 64, generator=g(seed)) for seed in range(10)}
+    boxes = {A.random_resized_crop_params(48, 64, generator=g(seed)) for seed in range(10)}
     assert len(boxes) > 5  # different seeds, different boxes
 
 
 def test_random_resized_crop_uses_one_box_for_all_frames():
     base = torch.rand(1, 3, 48, 64, generator=g(1)) * 100
     video = base + torch.arange(5.0).view(5, 1, 1, 1) * 10  # frame t = frame 0 + 10 t
-    out = T.random_resized_crop(video, (24, 20), generator=g(2))
+    out = A.random_resized_crop(video, (24, 20), generator=g(2))
     assert out.shape == (5, 3, 24, 20)
     # Resizing is linear, so with the same box frame t - frame 0 stays exactly 10 t everywhere.
     for t in range(5):
         assert torch.allclose(out[t] - out[0], torch.full_like(out[0], 10.0 * t), atol=1e-3)
     # And it equals cropping the box from the params with the same seed and resizing.
-    top, left, h, w = T.random_resized_crop_params(48, 64, generator=g(2))
+    top, left, h, w = A.random_resized_crop_params(48, 64, generator=g(2))
     expected = torch.nn.functional.interpolate(
         video[..., top : top + h, left : left + w],
         size=(24, 20),
@@ -132,14 +133,14 @@ def test_random_resized_crop_uses_one_box_for_all_frames():
 
 def test_random_resized_crop_params_respect_scale_and_ratio():
     for seed in range(50):
-        top, left, h, w = T.random_resized_crop_params(
+        top, left, h, w = A.random_resized_crop_params(
             100, 120, scale=(0.2, 0.5), ratio=(0.5, 2.0), generator=g(seed)
         )
         assert 0 <= top and top + h <= 100 and 0 <= left and left + w <= 120
         assert 0.18 <= h * w / 12000 <= 0.52
         assert 0.45 <= w / h <= 2.1
     # scale 1 with the frame's own ratio: the whole frame.
-    assert T.random_resized_crop_params(30, 40, scale=(1.0, 1.0), ratio=(4 / 3, 4 / 3), generator=g(0)) == (
+    assert A.random_resized_crop_params(30, 40, scale=(1.0, 1.0), ratio=(4 / 3, 4 / 3), generator=g(0)) == (
         0,
         0,
         30,
@@ -150,12 +151,12 @@ def test_random_resized_crop_params_respect_scale_and_ratio():
 # ------------------------------------------------------------------------------------------ flips, colour
 def test_horizontal_flip_is_an_exact_flip():
     video = random_video()
-    flipped = T.random_horizontal_flip(video, 1.0, generator=g(0))
+    flipped = A.random_horizontal_flip(video, 1.0, generator=g(0))
     assert torch.equal(flipped, video.flip(-1))
     assert torch.equal(flipped[..., 0], video[..., -1])
-    assert torch.equal(T.random_horizontal_flip(video, 0.0, generator=g(0)), video)
+    assert torch.equal(A.random_horizontal_flip(video, 0.0, generator=g(0)), video)
     outcomes = {
-        bool(torch.equal(T.random_horizontal_flip(video, 0.5, generator=g(s)), video)) for s in range(20)
+        bool(torch.equal(A.random_horizontal_flip(video, 0.5, generator=g(s)), video)) for s in range(20)
     }
     assert outcomes == {True, False}
 
@@ -163,27 +164,27 @@ def test_horizontal_flip_is_an_exact_flip():
 def test_grayscale_uses_luma_weights():
     red = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
     red[:, 0] = 255
-    gray = T.random_grayscale(red, 1.0, generator=g(0))
+    gray = A.random_grayscale(red, 1.0, generator=g(0))
     assert gray.dtype == torch.uint8 and gray.shape == red.shape
     assert bool((gray == 76).all())  # round(0.299 * 255) = 76 on all three channels
-    assert torch.equal(T.random_grayscale(red, 0.0), red)
+    assert torch.equal(A.random_grayscale(red, 0.0), red)
 
 
 def test_color_jitter_is_deterministic_and_keeps_range():
     video = random_video()
-    a = T.color_jitter(video, p=1.0, generator=g(5))
-    b = T.color_jitter(video, p=1.0, generator=g(5))
+    a = A.color_jitter(video, p=1.0, generator=g(5))
+    b = A.color_jitter(video, p=1.0, generator=g(5))
     assert torch.equal(a, b) and a.dtype == torch.uint8 and a.shape == video.shape
     assert not torch.equal(a, video)
-    assert torch.equal(T.color_jitter(video, p=0.0, generator=g(5)), video)
-    float_out = T.color_jitter(video.float() / 255, p=1.0, generator=g(5))
+    assert torch.equal(A.color_jitter(video, p=0.0, generator=g(5)), video)
+    float_out = A.color_jitter(video.float() / 255, p=1.0, generator=g(5))
     assert float(float_out.min()) >= 0.0 and float(float_out.max()) <= 1.0
     assert (float_out * 255 - a.float()).abs().max() <= 1.0  # same parameters, same result up to rounding
 
 
 def test_color_jitter_brightness_only_scales_all_frames_alike():
     video = torch.full((3, 3, 4, 4), 0.5)
-    out = T.color_jitter(video, brightness=0.5, contrast=0, saturation=0, hue=0, p=1.0, generator=g(0))
+    out = A.color_jitter(video, brightness=0.5, contrast=0, saturation=0, hue=0, p=1.0, generator=g(0))
     factor = out / video
     assert torch.allclose(factor, factor.flatten()[0].expand_as(factor))
     assert 0.5 <= float(factor.flatten()[0]) <= 1.5
@@ -191,12 +192,12 @@ def test_color_jitter_brightness_only_scales_all_frames_alike():
 
 def test_hue_rotation_and_hsv_round_trip():
     rgb = torch.rand(2, 3, 5, 5, generator=g(0))
-    assert torch.allclose(T._hsv_to_rgb(T._rgb_to_hsv(rgb)), rgb, atol=1e-5)
+    assert torch.allclose(A._hsv_to_rgb(A._rgb_to_hsv(rgb)), rgb, atol=1e-5)
     red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
-    hsv = T._rgb_to_hsv(red)
+    hsv = A._rgb_to_hsv(red)
     hsv[:, 0] = (hsv[:, 0] + 1 / 3) % 1.0
     assert torch.allclose(
-        T._hsv_to_rgb(hsv).flatten(), torch.tensor([0.0, 1.0, 0.0]), atol=1e-6
+        A._hsv_to_rgb(hsv).flatten(), torch.tensor([0.0, 1.0, 0.0]), atol=1e-6
     )  # red -> green
 
 
@@ -210,11 +211,11 @@ def test_channels_last_input_gets_a_clear_error():
 
 # ------------------------------------------------------------------------------------------ augment_clip
 def test_augmentation_config_defaults_and_validation_messages():
-    config = T.AugmentationConfig()
+    config = A.AugmentationConfig()
     assert (config.crop_min_area, config.horizontal_flip, config.grayscale, config.color_jitter) == (0.4, 0.5, 0.2, 0.0)
     assert config.crop_ratio == (3 / 4, 4 / 3)
     assert (config.brightness, config.contrast, config.saturation, config.hue) == (0.4, 0.4, 0.4, 0.1)
-    assert T.AugmentationConfig(crop_ratio=[0.5, 2]).crop_ratio == (0.5, 2.0)  # lists from YAML/JSON become tuples
+    assert A.AugmentationConfig(crop_ratio=[0.5, 2]).crop_ratio == (0.5, 2.0)  # lists from YAML/JSON become tuples
     bad = [
         ({"crop_min_area": 0.0}, r"crop_min_area must lie in \(0, 1\]"),
         ({"crop_min_area": 1.5}, r"crop_min_area must lie in \(0, 1\]"),
@@ -231,19 +232,19 @@ def test_augmentation_config_defaults_and_validation_messages():
     ]
     for kwargs, message in bad:
         with pytest.raises(ValueError, match=message):
-            T.AugmentationConfig(**kwargs)
+            A.AugmentationConfig(**kwargs)
 
 
 def test_augment_clip_flip_probability_zero_never_flips_and_one_always_flips_every_frame():
     video = random_video(h=32, w=40).float()
-    still = T.AugmentationConfig(crop_min_area=1.0, horizontal_flip=0.0, grayscale=0.0)
-    mirror = T.AugmentationConfig(crop_min_area=1.0, horizontal_flip=1.0, grayscale=0.0)
+    still = A.AugmentationConfig(crop_min_area=1.0, horizontal_flip=0.0, grayscale=0.0)
+    mirror = A.AugmentationConfig(crop_min_area=1.0, horizontal_flip=1.0, grayscale=0.0)
     for seed in range(10):
-        assert torch.equal(T.augment_clip(video, still, g(seed)), video)
-        assert torch.equal(T.augment_clip(video, mirror, g(seed)), video.flip(-1))
+        assert torch.equal(A.augment_clip(video, still, g(seed)), video)
+        assert torch.equal(A.augment_clip(video, mirror, g(seed)), video.flip(-1))
     # With the crop on, p=1 mirrors exactly the crop p=0 takes (same generator draws), on every frame.
-    cropped = T.augment_clip(video, T.AugmentationConfig(horizontal_flip=0.0, grayscale=0.0), g(3))
-    cropped_flipped = T.augment_clip(video, T.AugmentationConfig(horizontal_flip=1.0, grayscale=0.0), g(3))
+    cropped = A.augment_clip(video, A.AugmentationConfig(horizontal_flip=0.0, grayscale=0.0), g(3))
+    cropped_flipped = A.augment_clip(video, A.AugmentationConfig(horizontal_flip=1.0, grayscale=0.0), g(3))
     assert cropped.shape == video.shape  # back to the clip's size
     assert torch.equal(cropped_flipped, cropped.flip(-1))
     assert not torch.equal(cropped, video)
@@ -251,43 +252,43 @@ def test_augment_clip_flip_probability_zero_never_flips_and_one_always_flips_eve
 
 def test_augment_clip_grayscale_one_gives_equal_channels():
     video = random_video()
-    for config in (T.AugmentationConfig(grayscale=1.0), T.AugmentationConfig(grayscale=1.0, color_jitter=1.0)):
+    for config in (A.AugmentationConfig(grayscale=1.0), A.AugmentationConfig(grayscale=1.0, color_jitter=1.0)):
         for clip in (video, video.float()):
-            out = T.augment_clip(clip, config, g(1))
+            out = A.augment_clip(clip, config, g(1))
             assert out.dtype == clip.dtype and out.shape == clip.shape
             assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
-    colour = T.augment_clip(video, T.AugmentationConfig(grayscale=0.0), g(1))
+    colour = A.augment_clip(video, A.AugmentationConfig(grayscale=0.0), g(1))
     assert not torch.equal(colour[:, 0], colour[:, 1])
 
 
 def test_augment_clip_uses_the_same_parameters_for_every_frame_and_is_reproducible():
     frame = random_video(t=1, h=24, w=30)
     clip = frame.expand(5, -1, -1, -1).contiguous()
-    config = T.AugmentationConfig(color_jitter=1.0, grayscale=0.5)
+    config = A.AugmentationConfig(color_jitter=1.0, grayscale=0.5)
     for seed in range(5):
-        out = T.augment_clip(clip, config, g(seed), size=16)
+        out = A.augment_clip(clip, config, g(seed), size=16)
         assert out.shape == (5, 3, 16, 16)
         assert all(torch.equal(out[0], out[i]) for i in range(1, 5))
-        assert torch.equal(out, T.augment_clip(clip, config, g(seed), size=16))
-    outputs = {T.augment_clip(clip, config, g(seed)).float().sum().item() for seed in range(5)}
+        assert torch.equal(out, A.augment_clip(clip, config, g(seed), size=16))
+    outputs = {A.augment_clip(clip, config, g(seed)).float().sum().item() for seed in range(5)}
     assert len(outputs) > 1
 
 
 def test_augment_clip_colour_jitter_follows_its_probability_and_white_level():
     video = random_video()
     fixed_geometry = {"crop_min_area": 1.0, "horizontal_flip": 0.0, "grayscale": 0.0}
-    assert torch.equal(T.augment_clip(video, T.AugmentationConfig(**fixed_geometry), g(0)), video)
-    jittered = T.augment_clip(video, T.AugmentationConfig(color_jitter=1.0, **fixed_geometry), g(0))
+    assert torch.equal(A.augment_clip(video, A.AugmentationConfig(**fixed_geometry), g(0)), video)
+    jittered = A.augment_clip(video, A.AugmentationConfig(color_jitter=1.0, **fixed_geometry), g(0))
     assert not torch.equal(jittered, video)
     # A float clip in [0, 255] with max_value=255 gets the uint8 result (up to rounding).
-    as_float = T.augment_clip(video.float(), T.AugmentationConfig(color_jitter=1.0, **fixed_geometry), g(0),
+    as_float = A.augment_clip(video.float(), A.AugmentationConfig(color_jitter=1.0, **fixed_geometry), g(0),
                               max_value=255.0)
     assert (as_float - jittered.float()).abs().max() <= 1.0
     # Crop disabled with another output size: the whole clip is resized.
-    assert torch.equal(T.augment_clip(video, T.AugmentationConfig(**fixed_geometry), g(0), size=(24, 32)),
+    assert torch.equal(A.augment_clip(video, A.AugmentationConfig(**fixed_geometry), g(0), size=(24, 32)),
                        T.resize_shorter_side(video, 24))
     with pytest.raises(TypeError, match="AugmentationConfig"):
-        T.augment_clip(video, {"crop_min_area": 0.5}, g(0))
+        A.augment_clip(video, {"crop_min_area": 0.5}, g(0))
 
 
 def test_processor_transform_takes_float_frames_as_decoded_frames_are_read():

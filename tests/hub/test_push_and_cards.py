@@ -27,7 +27,7 @@ from hfvideoclip.hub.model_card import (
 )
 from hfvideoclip.hub.push import HubPushMixin, main, push_run
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "data", "toy", "tiny_clip")
+TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
 SECRET = "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1234"
 RESULTS = {
     "protocol": "toy-b2n", "model": "ce:tiny_clip",

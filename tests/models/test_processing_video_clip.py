@@ -21,7 +21,7 @@ from hfvideoclip.toy.encode import write_mp4
 from hfvideoclip.toy.tokenizer import build_tokenizer
 from hfvideoclip.models.video_clip.descriptor_files import load_descriptor_table, resolve_file
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "data", "toy", "tiny_clip")
+TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
 
 
 def video(frames=12, height=40, width=48, seed=0) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 import hfvideoclip
 from hfvideoclip import VideoClipModel, VideoClipProcessor
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "data", "toy", "tiny_clip")
+TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
 
 
 def stage_in_cache(folder, hf_home, repo_id="org/toy-video-clip", commit="0" * 40):

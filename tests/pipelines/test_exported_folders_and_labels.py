@@ -17,7 +17,7 @@ from hfvideoclip import VideoClipModel, VideoClipProcessor
 from hfvideoclip.adapters.msta import MstaConfig, get_msta_model
 from hfvideoclip.pipelines import ZeroShotVideoClassificationPipeline
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "data", "toy", "tiny_clip")
+TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
 TASK = "zero-shot-video-classification"
 LABELS = ["red circle", "blue square", "green triangle"]
 REPOSITORY_IMPL = "pipeline_video_clip.ZeroShotVideoClassificationPipeline"

@@ -1,7 +1,7 @@
 """`VideoClipCollator`: rows of (video, label) -> `pixel_values_videos` and `labels`, for training and evaluation.
 
 One collator for both: training samples a random frame inside each segment and augments every clip with
-`transforms.augment_clip`; evaluation takes the segment centres and the centre crop (or 3 crops), with
+`augment.augment_clip`; evaluation takes the segment centres and the centre crop (or 3 crops), with
 `num_clips` temporal views. Decoding happens here, so in the DataLoader's workers.
 """
 
@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import get_worker_info
 
 from ..errors import VideoDecodingError
-from ..models.video_clip.video_transforms import AugmentationConfig
+from .augment import AugmentationConfig, augmented_view
 from .video_column import video_path
 
 logger = logging.getLogger(__name__)
@@ -166,8 +166,10 @@ class VideoClipCollator:
         for position, video in enumerate(videos):
             try:
                 if self.train:
-                    out = self.video_processor(videos=[video], num_clips=self.num_clips, num_crops=1, train=True,
-                                               generator=generator, augmentation=self.augmentation)
+                    clips = self.video_processor.load_clips(video, num_clips=self.num_clips, train=True,
+                                                            generator=generator)
+                    out = {"pixel_values_videos": torch.cat(
+                        [augmented_view(self.video_processor, clip, self.augmentation, generator) for clip in clips])}
                 else:
                     out = self.video_processor(videos=[video], num_clips=self.num_clips, num_crops=self.num_crops)
             except VideoDecodingError as error:

@@ -19,7 +19,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.utils import logging
 
 from ..data.collator import VideoClipCollator
-from ..models.video_clip.video_transforms import AugmentationConfig
+from ..data.augment import AugmentationConfig
 from ..hub.push import HubPushMixin
 from ..methods.base import Objective, base_model
 from .arguments import VideoClipTrainingArguments

@@ -24,20 +24,12 @@ from .descriptor_files import HUB_ARGUMENTS, resolve_file
 from .fork_safety import install_fork_guard  # noqa: F401
 from .video_decoding import as_video_tensor, decode_video
 from .video_sampling import segment_frame_indices
-from .video_transforms import (
-    AugmentationConfig,
-    augment_clip,
-    center_crop,
-    normalize,
-    resize_shorter_side,
-    three_crop,
-)
+from .video_transforms import center_crop, normalize, resize_shorter_side, three_crop
 
 VIDEO_PROCESSOR_NAME = "video_preprocessor_config.json"
 _DECODABLE = (str, os.PathLike, bytes, bytearray, memoryview)
 _SETTINGS = ("num_frames", "size", "crop_size", "image_mean", "image_std")
-VIDEO_ARGUMENTS = ("num_frames", "num_clips", "num_crops", "train", "generator", "augmentation", "return_metadata",
-                   "return_tensors")
+VIDEO_ARGUMENTS = ("num_frames", "num_clips", "num_crops", "return_metadata", "return_tensors")
 """Keyword arguments of `VideoClipVideoProcessor.__call__` (`videos_kwargs` of `VideoClipProcessor`)."""
 TEXT_ARGUMENTS = ("text_pair", "text_target", "text_pair_target", "add_special_tokens", "padding", "truncation",
                   "max_length", "stride", "is_split_into_words", "pad_to_multiple_of", "return_token_type_ids",
@@ -160,7 +152,8 @@ class VideoClipVideoProcessor(PushToHubMixin):
     def load_clips(self, video, num_clips: int = 1, train: bool = False, generator: torch.Generator | None = None,
                    num_frames: int | None = None, return_metadata: bool = False):
         """Decode/sample one video: uint8 (num_clips, num_frames, H, W, 3) (`num_frames` default: the processor's);
-        with `return_metadata`, the pair (clips, metadata dict of `decode_video`)."""
+        with `return_metadata`, the pair (clips, metadata dict of `decode_video`). `train=True` samples a random
+        frame inside each segment from `generator` (TSN's training sampling, used by the training collator)."""
         num_frames = self.num_frames if num_frames is None else num_frames
         if isinstance(video, _DECODABLE) or _is_file_like(video) or _is_datasets_video(video):
             return decode_video(video, num_frames, num_clips=num_clips, train=train, generator=generator,
@@ -180,52 +173,23 @@ class VideoClipVideoProcessor(PushToHubMixin):
             "object, a datasets.Video value ({'path', 'bytes'}), decoded frames as a numpy array / tensor of "
             "shape (frames, height, width, 3), or a list of frames (PIL images or (height, width, 3) arrays).")
 
-    def transform_clip(self, clip: torch.Tensor, num_crops: int = 1, train: bool = False,
-                       generator: torch.Generator | None = None,
-                       augmentation: AugmentationConfig | None = None) -> torch.Tensor:
-        """uint8 (T, H, W, 3) -> float (num_crops, T, 3, crop, crop), normalised.
-
-        Test (`train=False`): resize of the shorter side to `size`, then the centre crop (`num_crops=1`) or three
-        crops along the long side (`num_crops=3`). Training (`train=True`, one view): `augment_clip` with
-        `augmentation` (default `AugmentationConfig()`) on the region of the frames that the test-time centre crop
-        covers, cut at the decoded resolution and resized once to `crop` (the random resized crop is a sub-box of
-        the test view, without upsampling an already downscaled frame).
-        """
+    def transform_clip(self, clip: torch.Tensor, num_crops: int = 1) -> torch.Tensor:
+        """uint8 (T, H, W, 3) -> float (num_crops, T, 3, crop, crop), normalised: resize of the shorter side to
+        `size`, then the centre crop (`num_crops=1`) or three crops along the long side (`num_crops=3`). (Training
+        views are `hfvideoclip.data.augment.augmented_view`: augmentation does not ship with a model.)"""
         if not (isinstance(clip, torch.Tensor) and clip.dtype == torch.uint8):
             clip = as_video_tensor(clip)  # the transforms below take uint8 (float frames: `as_video_tensor`'s rule)
         video = clip.permute(0, 3, 1, 2)  # (T, 3, H, W), values 0..255, channels-last
-        if train:
-            if num_crops != 1:
-                raise ValueError(f"num_crops={num_crops} with train=True: training takes one augmented view per clip "
-                                 "(crops are a test-time view); pass num_crops=1, or num_clips for more views.")
-            config = augmentation if augmentation is not None else AugmentationConfig()
-            # On uint8 frames: the crop's resize takes torch's uint8 kernel (1 ms instead of 5 per 8-frame clip);
-            # colour jitter and grayscale round to uint8 as torchvision's do on PIL images.
-            views = augment_clip(center_crop(video, self._test_region(video)), config, generator,
-                                 size=self.crop_size, max_value=255.0).unsqueeze(0)
+        video = resize_shorter_side(video, self.size)  # uint8 (fast on the CPU)
+        if num_crops == 1:
+            views = center_crop(video, self.crop_size).unsqueeze(0)
+        elif num_crops == 3:
+            views = three_crop(video, self.crop_size)
         else:
-            if augmentation is not None:
-                raise ValueError("`augmentation` was given with train=False: test-time views are not augmented; "
-                                 "pass train=True or drop `augmentation`.")
-            video = resize_shorter_side(video, self.size)  # uint8 (fast on the CPU: `_resize`)
-            if num_crops == 1:
-                views = center_crop(video, self.crop_size).unsqueeze(0)
-            elif num_crops == 3:
-                views = three_crop(video, self.crop_size)
-            else:
-                raise ValueError(f"num_crops must be 1 (centre) or 3 (three crops along the long side), got "
-                                 f"{num_crops}.")
+            raise ValueError(f"num_crops must be 1 (centre) or 3 (three crops along the long side), got {num_crops}.")
         return normalize(views, self.image_mean, self.image_std)  # uint8 -> float, scaled to [0, 1] and normalised
 
-    def _test_region(self, video: torch.Tensor) -> int:
-        """Side, in decoded pixels, of the square that the test-time centre crop covers (resize, then crop)."""
-        height, width = video.shape[-2:]
-        side = int(round(self.crop_size * min(height, width) / self.size))
-        return max(1, min(side, height, width))
-
-    def __call__(self, videos, num_clips: int = 1, num_crops: int = 1, train: bool = False,
-                 generator: torch.Generator | None = None, augmentation: AugmentationConfig | None = None, *,
-                 num_frames: int | None = None, return_metadata: bool = False, return_tensors: str | None = "pt",
+    def __call__(self, videos, num_clips: int = 1, num_crops: int = 1, *, num_frames: int | None = None, return_metadata: bool = False, return_tensors: str | None = "pt",
                  **kwargs) -> BatchFeature:
         """videos: one video or a list of videos; a list of frames (PIL images or (H, W, 3) arrays) is one video.
 
@@ -234,9 +198,6 @@ class VideoClipVideoProcessor(PushToHubMixin):
         torch tensor, or numpy with `return_tensors="np"`. `return_metadata=True` adds `video_metadata`, per video
         a dict with `total_num_frames`, `fps`, `duration` (None for decoded frames), `height`, `width` and
         `frames_indices` (num_clips lists of num_frames).
-
-        `train=True`: a random frame inside each segment (every clip its own offsets) and `augment_clip` with
-        `augmentation` (default `AugmentationConfig()`) per clip, all drawn from `generator` in order.
         """
         _refuse(kwargs, "VideoClipVideoProcessor", VIDEO_ARGUMENTS)
         if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, int)
@@ -249,14 +210,13 @@ class VideoClipVideoProcessor(PushToHubMixin):
             raise ValueError("`videos` is empty: pass at least one video.")
         views, metadata = [], []
         for video in videos:
-            clips = self.load_clips(video, num_clips=num_clips, train=train, generator=generator,
-                                    num_frames=num_frames, return_metadata=return_metadata)
+            clips = self.load_clips(video, num_clips=num_clips, num_frames=num_frames,
+                                    return_metadata=return_metadata)
             if return_metadata:
                 clips, info = clips
                 metadata.append(info)
             for clip in clips:
-                views.append(self.transform_clip(clip, num_crops=num_crops, train=train, generator=generator,
-                                                 augmentation=augmentation))
+                views.append(self.transform_clip(clip, num_crops=num_crops))
         pixels = torch.cat(views, dim=0)
         data: dict[str, Any] = {"pixel_values_videos": pixels.numpy() if tensor_type == "np" else pixels}
         if return_metadata:
