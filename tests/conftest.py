@@ -1,4 +1,5 @@
-"""Fixtures shared by the training tests: a tiny random CLIP with the toy tokenizer and 8 generated mp4 videos."""
+"""Fixtures shared by every test folder: a tiny random CLIP with the toy tokenizer (`clip_dir`), 8 generated mp4
+videos of two classes (`dataset`), and `build` / `make_args` for short CPU training runs."""
 
 import numpy as np
 import pytest

@@ -1,0 +1,109 @@
+"""The battery every training method passes (transformers' ModelTester idea, driven by the method registry).
+
+`MethodTester(method).run_all(tmp_path, clip_dir, dataset, build)` trains a short CPU run, checks that stopping and
+resuming equals training straight through, exports, reloads the export through `AutoModel` with the same logits,
+and renders the model card from the method's template. `tests/training/test_method_battery.py` runs it over
+`available_methods()`; `tests/training/test_method_folder.py` over a method folder made in a temporary package.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoTokenizer, TrainerCallback
+
+from hfvideoclip import VideoClipModel
+from hfvideoclip.hub.model_card import build_model_card
+from hfvideoclip.methods import get_method
+from hfvideoclip.text.class_embeddings import class_bank
+from hfvideoclip.training.presets import read_preset
+
+
+class StopAt(TrainerCallback):
+    """Save and stop at `step` (a run interrupted after a checkpoint)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_save = True
+            control.should_training_stop = True
+
+
+def student_state(trainer) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in trainer.model.student.state_dict().items()}
+
+
+class MethodTester:
+    """The shared checks of one registered method, run with the adaptation its preset trains (small widths)."""
+
+    def __init__(self, method: str):
+        self.method = method
+        self.spec = get_method(method)
+        preset = read_preset(self.spec.preset) if self.spec.preset else {}
+        self.adaptation = preset.get("adaptation", "full")
+        self.overrides = {"adaptation": self.adaptation}
+        if self.adaptation in ("msta", "adapter"):
+            self.overrides["msta_dim"] = 16
+
+    def build(self, build, tmp_path, clip_dir, dataset, **overrides):
+        return build(tmp_path, self.method, clip_dir, dataset, **{**self.overrides, **overrides})
+
+    def check_trains_and_logs_its_terms(self, build, tmp_path, clip_dir, dataset):
+        trainer = self.build(build, tmp_path, clip_dir, dataset)
+        before = student_state(trainer)
+        trainer.train()
+        after = student_state(trainer)
+        assert any(not torch.equal(before[k], after[k]) for k in before), f"{self.method}: no student weight moved"
+        logged = {k for entry in trainer.state.log_history for k in entry}
+        terms = logged - {"loss", "grad_norm", "learning_rate", "epoch", "step", "train_runtime", "train_loss",
+                          "train_samples_per_second", "train_steps_per_second", "total_flos"}
+        assert "loss" in logged and terms, f"{self.method} logged no named term: {sorted(logged)}"
+        return trainer
+
+    def check_resume_equals_straight_training(self, build, tmp_path, clip_dir, dataset, straight):
+        expected = student_state(straight)
+        first = self.build(build, tmp_path / "resume", clip_dir, dataset)
+        first.add_callback(StopAt(2))
+        first.train()
+        assert first.state.global_step == 2
+        second = self.build(build, tmp_path / "resume", clip_dir, dataset)
+        second.train(resume_from_checkpoint=str(tmp_path / "resume" / "checkpoint-2"))
+        resumed = student_state(second)
+        for key in expected:
+            torch.testing.assert_close(resumed[key], expected[key], atol=1e-6, rtol=0, msg=f"{self.method}: {key}")
+
+    def check_export_reloads_with_the_same_logits(self, trainer, export_dir: Path):
+        saved = trainer.exporter(trainer.objective, str(export_dir))  # what `save_model` writes, as a model
+        exported = AutoModel.from_pretrained(export_dir)
+        assert isinstance(exported, VideoClipModel)
+        assert not any(k.startswith(("heads", "ema_teacher", "student", "frozen_teacher")) for k in exported.state_dict())
+        pixels = next(iter(trainer.get_train_dataloader()))["pixel_values_videos"][:2]
+        tokenizer = AutoTokenizer.from_pretrained(export_dir)
+        names = trainer.model.class_texts.class_names if hasattr(trainer.model.class_texts, "class_names") else \
+            ["red circle moving left", "blue square moving right"]
+        saved.eval()
+        with torch.no_grad():  # each scored by its own head (cosine, or OST's descriptors saved with it)
+            scores = [model.compute_logits(*model.get_video_features(pixels, return_frame_embeds=True)[:1],
+                                           class_bank(model, tokenizer, names, templates=["a video of {}."]),
+                                           frame_embeds=model.get_video_features(pixels, return_frame_embeds=True)[1])
+                      for model in (exported, saved)]
+        torch.testing.assert_close(scores[0], scores[1], atol=1e-5, rtol=1e-5)
+        assert scores[0].shape == (2, len(names)) and torch.isfinite(scores[0]).all()
+
+    def check_card_renders_the_methods_template(self, export_dir: Path):
+        card = build_model_card(method=self.method, base_model=None, results=None, run_dir=str(export_dir)).text
+        template = self.spec.card_template
+        if template:  # the folder's card.md: its family name heads the card
+            family = re.search(r'set family_name = "([^"]+)"', Path(template).read_text())
+            assert family is None or family.group(1) in card, f"{self.method}: card does not use {template}"
+        assert self.method in card
+
+    def run_all(self, tmp_path: Path, clip_dir: str, dataset, build) -> None:
+        trainer = self.check_trains_and_logs_its_terms(build, tmp_path / "straight", clip_dir, dataset)
+        self.check_resume_equals_straight_training(build, tmp_path, clip_dir, dataset, trainer)
+        self.check_export_reloads_with_the_same_logits(trainer, tmp_path / "export")
+        self.check_card_renders_the_methods_template(tmp_path / "export")
