@@ -184,7 +184,7 @@ def load_video_classification_data(*, dataset_name: str | None = None, dataset_c
         pairs = "; ".join(f"--{a} and --{b}" for a, b in conflicts)
         raise ValueError(f"Conflicting data sources: {pairs}. Give one source per side: --dataset_name alone, or "
                          "--train_dir/--train_file for training and --validation_dir/--validation_file for validation.")
-    class_names = _read_class_names(class_names_file) if class_names_file else None
+    class_names = read_class_names(class_names_file) if class_names_file else None
     columns = _Columns(video_column_name, label_column_name)
 
     if dataset_name:
@@ -256,7 +256,7 @@ class _Table:
         return datasets.Dataset.from_dict({"video": self.videos, "label": indices, **self.extra}, features=features)
 
 
-def _read_class_names(path: str | os.PathLike) -> list[str]:
+def read_class_names(path: str | os.PathLike) -> list[str]:
     """JSON ``{"0": "abseiling", ...}`` or ``["abseiling", ...]``, or a text file with one name per line."""
     path = Path(path)
     if not path.is_file():

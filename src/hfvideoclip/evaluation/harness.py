@@ -35,7 +35,7 @@ from ..data.collator import VideoClipCollator
 from ..data.video_column import video_path
 from ..data.workers import resolve_num_workers
 from ..models.video_clip.modeling_video_clip import combine_view_logits
-from ..text.class_embeddings import _model_device, class_bank
+from ..text.class_embeddings import model_device, class_bank
 from ..text.templates import KINETICS_TEMPLATES
 from .metrics import harmonic_mean, mean_std, per_class_accuracy, topk_accuracy
 
@@ -310,7 +310,7 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     if len(dataset) == 0:
         raise ValueError(f"{desc or 'evaluate_dataset'}: the dataset is empty; there are no videos to score.")
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else model_device(model)
     processor = _with_num_frames(processor, num_frames)
     views = num_clips * num_crops
 
@@ -538,7 +538,7 @@ def evaluate_protocol(model, processor, protocol_data, *, output_dir: str | Path
     output_path = Path(output_dir) if output_dir is not None else None
     if output_path is not None:
         output_path.mkdir(parents=True, exist_ok=True)
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else model_device(model)
     text_cache: dict[tuple[str, ...], torch.Tensor] = {}
 
     skipped: list[str] = []

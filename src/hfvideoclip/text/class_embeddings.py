@@ -16,7 +16,7 @@ from ..models.video_clip.modeling_video_clip import template_ensemble
 from .templates import KINETICS_TEMPLATES, build_class_prompts
 
 
-def _model_device(model) -> torch.device:
+def model_device(model) -> torch.device:
     """Device of a model or model-like object (its `device`, else its first parameter's, else CPU)."""
     device = getattr(model, "device", None)
     if isinstance(device, torch.device):
@@ -79,7 +79,7 @@ def prompt_set_embeddings(model, tokenizer, prompts: Sequence[Sequence[str]], ba
     (whole classes) per forward. Prompts longer than the text tower's positions are cut with end-of-text kept."""
     num_prompts = len(prompts[0])
     classes_per_batch = max(1, batch_size // num_prompts)
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else model_device(model)
     get_class_embeddings = getattr(model, "get_class_embeddings", None)
     positions = getattr(getattr(getattr(model, "config", None), "text_config", None), "max_position_embeddings", None)
     limit = ({"max_length": min(getattr(tokenizer, "model_max_length", positions), positions)}

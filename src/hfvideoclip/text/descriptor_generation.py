@@ -437,9 +437,9 @@ def protocol_class_names(name: str, split: int | None = None, eval_set: str | No
 
     sets: list[list[tuple[str, list[str]]]] = []  # per split: (set name, class names)
     if name in PROTOCOL_NAMES:
-        from ..toy.protocols import _PLANNERS, resolve_params
+        from ..toy.protocols import plan_protocol
 
-        for planned in _PLANNERS[name](resolve_params(name)).splits:
+        for planned in plan_protocol(name).splits:
             tables = ([("train", planned["train"])] if planned["train"] is not None else []) + \
                 list(planned["eval"].items())
             sets.append([(key, list(table["names"])) for key, table in tables])

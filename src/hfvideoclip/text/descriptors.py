@@ -306,7 +306,7 @@ def load_class_names(path: str | os.PathLike) -> list[str]:
     (`hfvideoclip.data.own_data`, the ``--class_names_file`` of the recipes); this adds the CSV form and names
     the file and the position of a JSON syntax error.
     """
-    from ..data.own_data import _read_class_names, natural_class_name
+    from ..data.own_data import read_class_names, natural_class_name
 
     path = Path(path)
     if not path.is_file():
@@ -314,7 +314,7 @@ def load_class_names(path: str | os.PathLike) -> list[str]:
     if path.suffix.lower() not in (".csv", ".tsv"):
         if path.suffix.lower() == ".json":
             _read_json(path, f"Class-name file {path}", '{"0": "abseiling", "1": "air drumming"} or a list of names')
-        return _read_class_names(path)
+        return read_class_names(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with open(path, newline="", encoding="utf-8") as handle:
         rows = [row for row in csv.reader(handle, delimiter=delimiter) if any(cell.strip() for cell in row)]

@@ -403,6 +403,11 @@ def resolve_params(name: str, **params) -> dict:
     return resolved
 
 
+def plan_protocol(name: str, **params):
+    """The plan of toy protocol `name` (its splits' class tables and clip specs) without rendering a video."""
+    return _PLANNERS[name](resolve_params(name, **params))
+
+
 def load_protocol(name: str, cache_dir: str | os.PathLike | None = None, **params) -> ProtocolData:
     """Load (generating on first use) the toy protocol ``name`` with ``params`` overriding `DEFAULT_PARAMS`.
 
