@@ -73,7 +73,7 @@ def installed(tmp_path, monkeypatch):
 def test_an_installed_plugin_is_listed_and_trains_through_the_cli(installed, clip_dir, dataset, tmp_path, capsys):
     installed("my-plugin", "my_plugin", PLUGIN, {"my_ce": "my_plugin:MyObjective"})
     names = available_methods()
-    assert names[-1] == "my_ce" and names[:2] == ["ce", "open_vclip"]
+    assert names[-1] == "my_ce" and names[:2] == ["ce", "froster"]  # built-in folders in name order, then plug-ins
     objective = get_method("my_ce").objective_class
     assert objective.__name__ == "MyObjective" and get_method("my_ce").preset is None
 

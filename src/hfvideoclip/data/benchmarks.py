@@ -773,8 +773,7 @@ def describe_protocols() -> list[tuple[str, str]]:
         if name in PROTOCOL_NEEDS:
             needs = PROTOCOL_NEEDS[name]
         else:
-            doc = (protocols._REGISTRY[name].__doc__ or "").strip()
-            needs = doc.splitlines()[0] if doc else "(a user-registered protocol)"
+            needs = protocols.loader_description(name)
         described.append((name, needs))
     return described
 

@@ -147,13 +147,31 @@ def load_plugins(reload: bool = False) -> None:
         if entry_point.name in _REGISTRY and not reload:
             continue
         try:
-            register_protocol(entry_point.name, entry_point.load(), overwrite=reload)
+            register_protocol(entry_point.name, _entry_point_loader(entry_point), overwrite=reload)
         except Exception as error:  # noqa: BLE001 - a broken plug-in must not break the other protocols
             dist = getattr(entry_point.dist, "name", None) or "an unknown distribution"
             logger.warning("Skipping protocol plug-in %r of %s (%s): %s: %s", entry_point.name, dist,
                            entry_point.value, type(error).__name__, (str(error).splitlines() or [""])[0])
 
 
+def _entry_point_loader(entry_point) -> ProtocolLoader:
+    """A loader that imports the entry point's module only when the protocol is loaded (listing stays light)."""
+    def load(cache_dir=None, **params) -> ProtocolData:
+        return entry_point.load()(cache_dir=cache_dir, **params)
+
+    load.__name__ = load.__qualname__ = f"load_{entry_point.name.replace('-', '_')}"
+    load.entry_point = entry_point
+    return load
+
+
+def loader_description(name: str) -> str:
+    """First line of the docstring of protocol `name`'s loader (an entry point's is imported to read it)."""
+    loader = _REGISTRY[name]
+    target = loader.entry_point.load() if hasattr(loader, "entry_point") else loader
+    doc = (getattr(target, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else "(a user-registered protocol)"
+
+
 __all__ = ["ENTRY_POINT_GROUP", "ProtocolData", "ProtocolLoader", "ProtocolSplit", "available_protocols",
-           "load_plugins",
+           "load_plugins", "loader_description",
            "load_protocol", "register_protocol", "unregister_protocol"]
