@@ -1,55 +1,22 @@
 """Fixtures shared by every test folder: a tiny random CLIP with the toy tokenizer (`clip_dir`), 8 generated mp4
 videos of two classes (`dataset`), and `build` / `make_args` for short CPU training runs."""
 
-import numpy as np
 import pytest
-import torch
 from datasets import ClassLabel, Dataset, Features, Value
-from transformers import CLIPConfig, CLIPModel
-
-from hfvideoclip import VideoClipProcessor, VideoClipVideoProcessor
-from hfvideoclip.toy.encode import write_mp4
-from hfvideoclip.toy.tokenizer import build_tokenizer
-
-WORDS = ["a", "video", "of", "photo", "red", "blue", "circle", "square", "moving", "left", "right", "."]
-CLASSES = ["red circle moving left", "blue square moving right"]
+from testing_common import CLASSES, write_tiny_clip, write_toy_videos
 
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    tokenizer = build_tokenizer(WORDS)
-    text = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,
-                vocab_size=len(tokenizer), max_position_embeddings=32, bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    vision = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4, image_size=16,
-                  patch_size=8)
-    path = tmp_path_factory.mktemp("clip")
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(path)
-    VideoClipProcessor(tokenizer, VideoClipVideoProcessor(num_frames=4, size=16)).save_pretrained(path)
-    return str(path)
+    return write_tiny_clip(tmp_path_factory.mktemp("clip"))
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("videos")
-    rng = np.random.default_rng(0)
-    rows = {"video": [], "label": []}
-    for index in range(8):
-        label = index % 2
-        frames = np.zeros((8, 16, 16, 3), np.uint8)
-        frames[..., label * 2] = 200
-        for t in range(8):
-            x = t if label == 1 else 7 - t
-            frames[t, 4:10, x:x + 6] = rng.integers(0, 255, 3)
-        path = folder / f"v{index}.mp4"
-        write_mp4(frames, path, fps=8)
-        rows["video"].append(str(path))
-        rows["label"].append(label)
+    videos = write_toy_videos(tmp_path_factory.mktemp("videos"))
     features = Features({"video": Value("string"), "label": ClassLabel(names=CLASSES)})
-    return Dataset.from_dict(rows, features=features)
-
-
+    return Dataset.from_dict({"video": [v for v, _ in videos], "label": [label for _, label in videos]},
+                             features=features)
 
 
 @pytest.fixture

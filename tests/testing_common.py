@@ -8,17 +8,64 @@ and renders the model card from the method's template. `tests/training/test_meth
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer, TrainerCallback
+from transformers import AutoModel, AutoTokenizer, CLIPConfig, CLIPModel, TrainerCallback
 
-from hfvideoclip import VideoClipModel
+from hfvideoclip import VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
 from hfvideoclip.hub.model_card import build_model_card
 from hfvideoclip.methods import get_method
 from hfvideoclip.text.class_embeddings import class_bank
+from hfvideoclip.toy.encode import write_mp4
+from hfvideoclip.toy.tokenizer import build_tokenizer
 from hfvideoclip.training.presets import read_preset
+
+WORDS = ["a", "video", "of", "photo", "red", "blue", "circle", "square", "moving", "left", "right", "."]
+CLASSES = ["red circle moving left", "blue square moving right"]
+
+
+def write_tiny_clip(path, words=WORDS, vision_layers: int = 1, seed: int = 0) -> str:
+    """Save a tiny random CLIP (hidden 32, 16-pixel frames, 8-pixel patches, projection 16) with the toy tokenizer
+    of `words` and a 4-frame VideoClipProcessor in `path`; returns `path`."""
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer(list(words))
+    text = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,
+                vocab_size=len(tokenizer), max_position_embeddings=32, bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    vision = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=vision_layers, num_attention_heads=4,
+                  image_size=16, patch_size=8)
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(path)
+    VideoClipProcessor(tokenizer, VideoClipVideoProcessor(num_frames=4, size=16)).save_pretrained(path)
+    return str(path)
+
+
+def write_toy_videos(folder, count: int = 8) -> list[tuple[str, int]]:
+    """`count` 8-frame 16x16 mp4s of two classes (a red patch moving left, a blue one moving right) in `folder`:
+    [(path, label), ...]."""
+    rng = np.random.default_rng(0)
+    videos = []
+    for index in range(count):
+        label = index % 2
+        frames = np.zeros((8, 16, 16, 3), np.uint8)
+        frames[..., label * 2] = 200
+        for t in range(8):
+            x = t if label == 1 else 7 - t
+            frames[t, 4:10, x:x + 6] = rng.integers(0, 255, 3)
+        path = Path(folder) / f"v{index}.mp4"
+        write_mp4(frames, path, fps=8)
+        videos.append((str(path), label))
+    return videos
+
+
+def write_csv(path, rows, header=("video", "label")) -> str:
+    """A CSV of `rows` under `header` (own-data files); returns its path."""
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([list(header), *rows])
+    return str(path)
 
 
 class StopAt(TrainerCallback):

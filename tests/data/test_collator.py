@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from hfvideoclip.data import augment as A
-from hfvideoclip.models.video_clip import video_transforms as T
 from hfvideoclip.data.collator import VideoClipCollator
+from hfvideoclip.errors import VideoDecodingError
+from hfvideoclip.models.video_clip import video_transforms as T
+from hfvideoclip.models.video_clip.processing_video_clip import VideoClipVideoProcessor
 from hfvideoclip.models.video_clip.video_decoding import decode_video
 from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
 from hfvideoclip.toy import ClipSpec, render_clip, write_mp4
-from hfvideoclip.errors import VideoDecodingError
-from hfvideoclip.models.video_clip.processing_video_clip import VideoClipVideoProcessor
 
 NUM_FRAMES = 4
 NO_AUGMENTATION = A.AugmentationConfig(crop_min_area=1.0, horizontal_flip=0.0, grayscale=0.0)

@@ -422,8 +422,8 @@ def test_read_class_names_formats(tmp_path):
 def test_miniature_videos_are_real_in_the_datasets_formats(minis):
     import av
 
-    from hfvideoclip.models.video_clip.video_decoding import decode_video
     from hfvideoclip.errors import VideoDecodingError
+    from hfvideoclip.models.video_clip.video_decoding import decode_video
 
     codecs = {"kinetics400": {"h264", "vp9", "vp8", "mpeg4"}, "ucf101": {"mpeg4"}, "hmdb51": {"mjpeg", "mpeg4"},
               "ssv2": {"vp9", "vp8"}}

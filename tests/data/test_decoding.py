@@ -6,10 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.models.video_clip import video_decoding as decoding
-from hfvideoclip.models.video_clip.video_decoding import as_video_tensor, count_frames, decode_video, video_to_tensor
-from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
 from hfvideoclip.errors import VideoDecodingError
+from hfvideoclip.models.video_clip import video_decoding as decoding
+from hfvideoclip.models.video_clip.video_decoding import (
+    as_video_tensor,
+    count_frames,
+    decode_video,
+    video_to_tensor,
+)
+from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
 
 NUM_FRAMES = 30
 HEIGHT, WIDTH = 48, 64

@@ -27,9 +27,9 @@ import numpy as np
 import pytest
 import torch
 
+from hfvideoclip.errors import VideoDecodingError
 from hfvideoclip.models.video_clip.video_decoding import count_frames, decode_video, video_to_tensor
 from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
-from hfvideoclip.errors import VideoDecodingError
 
 
 def grey(i: int) -> int:

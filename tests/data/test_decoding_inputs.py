@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 
 from hfvideoclip import VideoClipProcessor, VideoClipVideoProcessor
-from hfvideoclip.toy.encode import write_mp4
-from hfvideoclip.toy.tokenizer import build_tokenizer
 from hfvideoclip.errors import VideoDecodingError
 from hfvideoclip.models.video_clip.video_decoding import decode_video, is_url
+from hfvideoclip.toy.encode import write_mp4
+from hfvideoclip.toy.tokenizer import build_tokenizer
 
 SERVER_LIFETIME_S = 120  # the server stops by itself after this, even if a test hangs
 

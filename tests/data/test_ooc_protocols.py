@@ -137,8 +137,8 @@ def test_ucf_hat_and_evaluation(ucf, cache, tmp_path):
     from transformers import CLIPModel
 
     from hfvideoclip import VideoClipModel, VideoClipProcessor
-    from hfvideoclip.toy import toy_clip_path
     from hfvideoclip.evaluation import evaluate_protocol
+    from hfvideoclip.toy import toy_clip_path
 
     reports = {}
     data = load_protocol("ooc-ucf-hat", data_dir=ucf["data"], ooc_lists=ucf["ooc"] / "hat", cache_dir=cache,

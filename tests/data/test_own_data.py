@@ -8,8 +8,8 @@ import datasets
 import pytest
 
 from hfvideoclip.data import load_video_classification_data, natural_class_name, resolve_data
-from hfvideoclip.toy import ClipSpec, render_clip, write_mp4
 from hfvideoclip.data.video_column import video_path
+from hfvideoclip.toy import ClipSpec, render_clip, write_mp4
 
 CLASSES = {"RedCircle": ("circle", "red"), "orange_star": ("star", "orange"), "blue-bar": ("bar", "blue")}
 NATURAL = sorted(["red circle", "orange star", "blue bar"])

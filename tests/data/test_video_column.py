@@ -13,9 +13,9 @@ from hfvideoclip.data import load_video_classification_data
 from hfvideoclip.data.check import check_videos
 from hfvideoclip.data.collator import VideoClipCollator
 from hfvideoclip.data.protocols import ProtocolData, ProtocolSplit
-from hfvideoclip.toy import write_mp4
 from hfvideoclip.data.video_column import video_path
 from hfvideoclip.errors import VideoDecodingError
+from hfvideoclip.toy import write_mp4
 from hfvideoclip.training.recipe import comparable_splits
 
 

@@ -6,8 +6,8 @@ import datasets
 import pytest
 
 from hfvideoclip.data import ProtocolData, ProtocolSplit, register_protocol, unregister_protocol
-from hfvideoclip.toy import ClipSpec, render_clip, seen_pairs, write_mp4
 from hfvideoclip.evaluation.cli import available_protocols, main, run_evaluation
+from hfvideoclip.toy import ClipSpec, render_clip, seen_pairs, write_mp4
 
 
 def test_unknown_protocol_names_the_available_ones(capsys):

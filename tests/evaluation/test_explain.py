@@ -9,9 +9,9 @@ from transformers import CLIPModel
 
 from hfvideoclip import VideoClipModel, VideoClipProcessor
 from hfvideoclip.cli import main as cli_main
+from hfvideoclip.evaluation.explain import explain_video, patch_label_similarity
 from hfvideoclip.toy import toy_clip_path
 from hfvideoclip.toy.encode import write_mp4
-from hfvideoclip.evaluation.explain import explain_video, patch_label_similarity
 
 
 def test_maps_equal_clips_projected_patch_tokens_against_the_label():

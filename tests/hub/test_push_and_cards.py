@@ -10,15 +10,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-from hfvideoclip.methods import available_methods
 from huggingface_hub import ModelCard
 
 import hfvideoclip
 from hfvideoclip import VideoClipModel, VideoClipProcessor
 from hfvideoclip.hub import push as push_module
 from hfvideoclip.hub.model_card import (
-    TEMPLATES_DIRECTORY,
     build_model_card,
     inactive_arguments,
     resolve_base_model,
@@ -26,6 +23,7 @@ from hfvideoclip.hub.model_card import (
     write_model_card,
 )
 from hfvideoclip.hub.push import HubPushMixin, main, push_run
+from hfvideoclip.methods import available_methods
 
 TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
 SECRET = "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1234"

@@ -14,7 +14,6 @@ from transformers import AutoModel, AutoTokenizer, CLIPConfig, CLIPModel
 
 import hfvideoclip  # noqa: F401  (registers the Auto classes)
 from hfvideoclip.cli import main as cli_main
-from hfvideoclip.toy import toy_clip_path
 from hfvideoclip.convert.checkpoints import (
     convert_openai_clip_checkpoint,
     convert_pyslowfast_checkpoint,
@@ -24,6 +23,7 @@ from hfvideoclip.convert.viclip import convert_viclip_checkpoint
 from hfvideoclip.models.video_clip.processing_video_clip import VideoClipProcessor
 from hfvideoclip.text.class_embeddings import class_text_embeddings
 from hfvideoclip.text.class_texts import ClassTexts
+from hfvideoclip.toy import toy_clip_path
 
 # Widths of 64 and 128 give OpenAI's heads = width // 64 (1 and 2), so the command line converts them as they are.
 # Vocabulary of the package's toy CLIP tokenizer: eos 625 = vocab - 1, as CLIP's.

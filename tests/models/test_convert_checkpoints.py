@@ -11,12 +11,6 @@ from transformers import AutoModel, CLIPConfig, CLIPModel
 
 import hfvideoclip  # noqa: F401  (registers the Auto classes)
 from hfvideoclip import VideoClipModel
-from hfvideoclip.toy import toy_clip_path
-from hfvideoclip.models.video_clip.configuration_video_clip import (
-    IMAGENET_MEAN,
-    OPENAI_CLIP_MEAN,
-    OPENAI_CLIP_STD,
-)
 from hfvideoclip.convert.checkpoints import (
     convert_openai_clip_checkpoint,
     convert_pyslowfast_checkpoint,
@@ -25,7 +19,13 @@ from hfvideoclip.convert.checkpoints import (
     load_checkpoint_safely,
     openai_clip_to_hf_state_dict,
 )
+from hfvideoclip.models.video_clip.configuration_video_clip import (
+    IMAGENET_MEAN,
+    OPENAI_CLIP_MEAN,
+    OPENAI_CLIP_STD,
+)
 from hfvideoclip.models.video_clip.processing_video_clip import VideoClipProcessor
+from hfvideoclip.toy import toy_clip_path
 
 # Vocabulary of the package's tiny CLIP tokenizer (used as the tokenizer source): eos 625 = vocab - 1, as CLIP's.
 TEXT = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, vocab_size=626,

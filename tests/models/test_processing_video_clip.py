@@ -17,9 +17,9 @@ from transformers.utils import PushToHubMixin
 
 import hfvideoclip
 from hfvideoclip import VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
+from hfvideoclip.models.video_clip.descriptor_files import load_descriptor_table, resolve_file
 from hfvideoclip.toy.encode import write_mp4
 from hfvideoclip.toy.tokenizer import build_tokenizer
-from hfvideoclip.models.video_clip.descriptor_files import load_descriptor_table, resolve_file
 
 TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
 

@@ -4,8 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from hfvideoclip.models.video_clip import optimal_transport
-from hfvideoclip.models.video_clip.optimal_transport import _sinkhorn_log_scalings
 from hfvideoclip.methods.ost.loss import (
     SINKHORN_EPSILON,
     SINKHORN_MAX_ITER,
@@ -16,6 +14,8 @@ from hfvideoclip.methods.ost.loss import (
     ost_contrastive_loss,
     sinkhorn,
 )
+from hfvideoclip.models.video_clip import optimal_transport
+from hfvideoclip.models.video_clip.optimal_transport import _sinkhorn_log_scalings
 
 
 # ------------------------------------------------------------------------------------------------ references

@@ -14,13 +14,11 @@ import numpy as np
 import pytest
 import torch
 from datasets import ClassLabel, Dataset, Features, Value
-from transformers import CLIPConfig, CLIPModel, pipeline
+from testing_common import write_tiny_clip
+from transformers import pipeline
 
 import hfvideoclip  # noqa: F401  (registers the pipeline)
-from hfvideoclip import VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
-from hfvideoclip.toy.encode import write_mp4
-from hfvideoclip.toy.tokenizer import build_tokenizer
-from hfvideoclip.models.video_clip import VideoClipDescriptorBank
+from hfvideoclip import VideoClipModel, VideoClipProcessor
 from hfvideoclip.methods.ost.loss import (
     gather_batch,
     optimal_descriptor_logits,
@@ -28,8 +26,10 @@ from hfvideoclip.methods.ost.loss import (
     ost_contrastive_loss,
     sinkhorn,
 )
+from hfvideoclip.models.video_clip import VideoClipDescriptorBank
 from hfvideoclip.text.class_embeddings import class_bank
 from hfvideoclip.text.descriptor_generation import template_texts
+from hfvideoclip.toy.encode import write_mp4
 
 WORDS = ["a", "video", "of", "photo", "red", "blue", "green", "circle", "square", "moving", "left", "right", "."]
 CLASSES = ["red circle moving left", "blue square moving right"]
@@ -114,17 +114,7 @@ def test_descriptor_bank_masks_follow_indexing_and_devices():
 # ------------------------------------------------------------------------------------------------ models
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    tokenizer = build_tokenizer(WORDS)
-    text = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,
-                vocab_size=len(tokenizer), max_position_embeddings=32, bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    vision = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4, image_size=16,
-                  patch_size=8)
-    path = tmp_path_factory.mktemp("clip")
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(path)
-    VideoClipProcessor(tokenizer, VideoClipVideoProcessor(num_frames=4, size=16)).save_pretrained(path)
-    return str(path)
+    return write_tiny_clip(tmp_path_factory.mktemp("clip"), words=WORDS)
 
 
 def _model_dir(clip_dir, folder, scoring_head):

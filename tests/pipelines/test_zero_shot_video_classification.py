@@ -11,10 +11,10 @@ from transformers import AutoProcessor, CLIPConfig, CLIPModel, CLIPTokenizer, pi
 import hfvideoclip  # noqa: F401
 from hfvideoclip import VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
 from hfvideoclip.cli import main as cli_main
-from hfvideoclip.toy.encode import write_mp4
-from hfvideoclip.toy.tokenizer import build_tokenizer
 from hfvideoclip.errors import VideoDecodingError
 from hfvideoclip.text.templates import KINETICS_TEMPLATES
+from hfvideoclip.toy.encode import write_mp4
+from hfvideoclip.toy.tokenizer import build_tokenizer
 
 WORDS = ["a", "video", "of", "photo", "person", "using", "doing", "during", "performing", "practicing", "example",
          "demonstration", "red", "green", "blue", "circle", "square", "."]

@@ -93,9 +93,9 @@ def test_prompts_are_the_official_formula():
 
 def test_class_bank_is_the_renormalised_mean_of_the_29_normalised_prompts(tmp_path):
     """FROSTER achieve_csf_matrix (lines 392-405): each prompt embedding / its norm, mean over the 29, / its norm."""
-    from hfvideoclip.toy import toy_clip_path
     from hfvideoclip.evaluation.cli import load_model_and_processor
     from hfvideoclip.text.class_embeddings import class_bank
+    from hfvideoclip.toy import toy_clip_path
 
     model, processor = load_model_and_processor(str(toy_clip_path()))
     tokenizer = processor.tokenizer

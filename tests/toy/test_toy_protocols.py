@@ -4,10 +4,10 @@ from collections import Counter
 import datasets
 import pytest
 
+from hfvideoclip.data.video_column import video_path
 from hfvideoclip.toy import PROTOCOL_NAMES, load_protocol, read_mp4
 from hfvideoclip.toy import protocols as P
 from hfvideoclip.toy.world import BACKGROUNDS, MOTIONS, SHAPES, is_valid, motion_shape_name
-from hfvideoclip.data.video_column import video_path
 
 
 def paths(dataset):

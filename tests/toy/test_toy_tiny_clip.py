@@ -8,8 +8,8 @@ import torch
 from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
 from hfvideoclip.toy import toy_clip_path
-from hfvideoclip.training.toy_pretraining import IMAGE_SIZE, preprocess_frames, zero_shot_still_accuracy
 from hfvideoclip.toy.world import all_pairs
+from hfvideoclip.training.toy_pretraining import IMAGE_SIZE, preprocess_frames, zero_shot_still_accuracy
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,10 +4,10 @@ import re
 
 from transformers import AutoTokenizer, CLIPConfig, CLIPTokenizer
 
+from hfvideoclip.text.templates import KINETICS_TEMPLATES
 from hfvideoclip.toy import toy_clip_path
 from hfvideoclip.toy.tokenizer import EOS_TOKEN, build_vocab, save_tokenizer, toy_words
 from hfvideoclip.toy.world import MOTIONS, PALETTE, motion_shape_name
-from hfvideoclip.text.templates import KINETICS_TEMPLATES
 
 
 def words(text: str) -> list[str]:

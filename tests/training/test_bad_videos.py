@@ -167,8 +167,8 @@ def test_predict_with_workers_and_bfloat16_names_the_bad_file_and_scores_the_res
 def test_a_decoding_error_raised_in_a_dataloader_worker_keeps_its_one_line_message(bad_files):
     from torch.utils.data import DataLoader
 
-    from hfvideoclip.models.video_clip.video_decoding import decode_video
     from hfvideoclip.errors import VideoDecodingError
+    from hfvideoclip.models.video_clip.video_decoding import decode_video
 
     loader = DataLoader([bad_files["text"]], num_workers=1, collate_fn=lambda paths: decode_video(paths[0], 4))
     with pytest.raises(VideoDecodingError) as caught:

@@ -7,11 +7,11 @@ import torch
 import torch.nn as nn
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from hfvideoclip.methods.open_mede.loss import gaussian_weights
 from hfvideoclip.methods.common.averaging_callbacks import (
     EpochAveragingCallback,
     GaussianWeightAveragingCallback,
 )
+from hfvideoclip.methods.open_mede.loss import gaussian_weights
 
 
 class Regressor(nn.Module):

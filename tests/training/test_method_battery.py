@@ -2,17 +2,18 @@
 card. The list is the registry's, so a new method folder is tested without editing this file."""
 
 import pytest
+from testing_common import MethodTester
 
 from hfvideoclip.methods import available_methods, get_method
-from testing_common import MethodTester
 
 BUILT_IN = [name for name in available_methods() if get_method(name).folder
             and get_method(name).objective_class.__module__.startswith("hfvideoclip.methods.")]
 
 
 def test_every_built_in_method_folder_is_registered():
-    import hfvideoclip.methods as package
     from pathlib import Path
+
+    import hfvideoclip.methods as package
 
     folders = {p.parent.name for p in Path(package.__file__).parent.glob("*/objective.py")}
     assert folders == set(BUILT_IN) and len(folders) >= 7

@@ -6,10 +6,10 @@ import sys
 import textwrap
 
 import pytest
+from testing_common import MethodTester
 
 from hfvideoclip.methods import available_methods, discover_methods, get_method, registry
 from hfvideoclip.training.presets import available_presets, paper_preset_path
-from testing_common import MethodTester
 
 OBJECTIVE = '''
 """`label_smoothed`: cross-entropy with a fixed label smoothing of its own."""

@@ -27,13 +27,13 @@ import math
 import torch
 
 from ..models.video_clip.configuration_video_clip import IMAGENET_MEAN, IMAGENET_STD, VideoClipConfig
+from ..models.video_clip.modeling_video_clip import VideoClipModel
 from .checkpoints import (
     infer_clip_config,
     load_checkpoint_safely,
     openai_clip_to_hf_state_dict,
     save_processor,
 )
-from ..models.video_clip.modeling_video_clip import VideoClipModel
 
 _TEMPORAL_KEY = "vision_encoder.temporal_positional_embedding"
 

@@ -306,7 +306,7 @@ def load_class_names(path: str | os.PathLike) -> list[str]:
     (`hfvideoclip.data.own_data`, the ``--class_names_file`` of the recipes); this adds the CSV form and names
     the file and the position of a JSON syntax error.
     """
-    from ..data.own_data import read_class_names, natural_class_name
+    from ..data.own_data import natural_class_name, read_class_names
 
     path = Path(path)
     if not path.is_file():

@@ -11,8 +11,8 @@ from transformers.trainer_utils import enable_full_determinism, set_seed
 from transformers.utils import logging
 
 from ..adapters import get_adaptation
-from ..methods import MethodConfig, ObjectiveContext, get_method
 from ..loading import load_video_clip_model
+from ..methods import MethodConfig, ObjectiveContext, get_method
 from ..models.video_clip.processing_video_clip import VideoClipProcessor
 from ..text.class_texts import ClassTexts
 from ..text.templates import KINETICS_TEMPLATES, SINGLE_TEMPLATE

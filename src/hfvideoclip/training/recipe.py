@@ -23,8 +23,8 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..adapters import available_adaptations
 from ..argparse_errors import one_line_errors
 from ..data.own_data import VideoDataArguments, resolve_data
-from ..methods import MethodConfig, available_methods, get_method
 from ..loading import checkpoint_model_type
+from ..methods import MethodConfig, available_methods, get_method
 from .arguments import VideoClipTrainingArguments
 from .builder import build_trainer
 from .presets import available_presets, paper_preset_path, paper_presets, read_preset

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from ..evaluation.harness import pair_vs_partner
-from ..text.class_embeddings import class_text_embeddings
 from ..models.video_clip import video_transforms as transforms
+from ..text.class_embeddings import class_text_embeddings
 from ..toy.encode import encode_mp4_bytes, read_mp4
 from ..toy.render import DEFAULT_NUM_FRAMES, VIDEO_TRAIL_STRENGTH, render_clip
 from ..toy.world import (

@@ -18,8 +18,8 @@ import torch
 from transformers import Trainer, TrainerCallback
 from transformers.utils import logging
 
-from ..data.collator import VideoClipCollator
 from ..data.augment import AugmentationConfig
+from ..data.collator import VideoClipCollator
 from ..hub.push import HubPushMixin
 from ..methods.base import Objective, base_model
 from .arguments import VideoClipTrainingArguments

@@ -17,14 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from ...models.video_clip import VideoClipConfig, VideoClipModel
+from ..base import MethodConfig, base_model
+from ..ce.objective import CrossEntropyObjective
 from .loss import (
     DEFAULT_DISTILLATION_WEIGHT,
     DEFAULT_RESIDUAL_ALPHA,
     ResidualProjector,
     froster_distillation,
 )
-from ..base import MethodConfig, base_model
-from ..ce.objective import CrossEntropyObjective
 
 logger = logging.getLogger(__name__)
 

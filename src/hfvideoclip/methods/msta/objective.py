@@ -14,11 +14,11 @@ from typing import ClassVar
 
 import torch
 
-from .loss import consistency_loss
 from ...text.descriptor_generation import template_texts
 from ...text.descriptors import load_class_names, load_descriptions
 from ..base import MethodConfig
 from ..ce.objective import CrossEntropyObjective
+from .loss import consistency_loss
 
 
 @dataclass

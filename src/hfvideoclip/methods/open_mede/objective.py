@@ -12,9 +12,9 @@ from typing import ClassVar
 
 import torch
 
-from .loss import QUERY_WEIGHT, assign_gradients, first_order_meta_step
 from ..base import MethodConfig, step_generator
 from ..ce.objective import CrossEntropyObjective
+from .loss import QUERY_WEIGHT, assign_gradients, first_order_meta_step
 
 
 @dataclass

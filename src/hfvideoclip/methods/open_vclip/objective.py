@@ -12,14 +12,14 @@ from typing import ClassVar
 
 import torch
 
+from ..base import MethodConfig
+from ..ce.objective import CrossEntropyObjective
 from .loss import (
     INTERPOLATION_LOSS_WEIGHT,
     INTERPOLATION_RATIO_HIGH,
     interpolated_weight_loss,
     sample_interpolation_ratio,
 )
-from ..base import MethodConfig
-from ..ce.objective import CrossEntropyObjective
 
 
 @dataclass

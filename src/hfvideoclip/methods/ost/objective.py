@@ -18,7 +18,6 @@ from typing import ClassVar
 
 import torch
 
-from .loss import TARGET_SHARPNESS, gather_batch, ost_contrastive_loss
 from ...text.descriptor_table import (
     descriptor_prompt_sets,
     official_descriptor_table,
@@ -28,6 +27,7 @@ from ...text.descriptor_table import (
 )
 from ...text.descriptors import load_class_names
 from ..base import MethodConfig, Objective, base_model, text_tower_trains
+from .loss import TARGET_SHARPNESS, gather_batch, ost_contrastive_loss
 
 logger = logging.getLogger(__name__)
 

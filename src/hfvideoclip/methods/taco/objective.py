@@ -13,6 +13,8 @@ from typing import ClassVar
 
 import torch
 
+from ..base import MethodConfig, base_model, text_tower_trains
+from ..ce.objective import CrossEntropyObjective
 from .loss import (
     EMA_MOMENTUM,
     NUM_ANCHORS,
@@ -23,8 +25,6 @@ from .loss import (
     relative_structure_distillation,
     sample_anchors,
 )
-from ..base import MethodConfig, base_model, text_tower_trains
-from ..ce.objective import CrossEntropyObjective
 
 
 @dataclass

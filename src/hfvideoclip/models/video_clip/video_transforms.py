@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 
-
 def check_video(video: torch.Tensor, fn: str, any_dtype: bool = False) -> None:
     if not isinstance(video, torch.Tensor):
         raise TypeError(
