@@ -1,10 +1,16 @@
 """hfvideoclip: open-vocabulary video recognition with CLIP-style models on the Hugging Face stack.
 
-Importing the package registers `VideoClipConfig`/`VideoClipModel`/`VideoClipProcessor` with the `Auto*` classes
-and the `zero-shot-video-classification` pipeline task.
+Importing the package registers `VideoClipConfig`/`VideoClipModel`/`VideoClipProcessor` (and X-CLIP as a backbone,
+`VideoXClipConfig`/`VideoXClipModel`) with the `Auto*` classes and the `zero-shot-video-classification` pipeline task.
 """
 
-from .models.video_clip import VideoClipConfig, VideoClipModel, VideoClipOutput
+from .models.video_clip import (
+    VideoClipConfig,
+    VideoClipModel,
+    VideoClipOutput,
+    VideoXClipConfig,
+    VideoXClipModel,
+)
 from .models.video_clip.processing_video_clip import VideoClipProcessor, VideoClipVideoProcessor
 from .registration import register
 
@@ -13,4 +19,4 @@ __version__ = "0.1.0"
 register()
 
 __all__ = ["VideoClipConfig", "VideoClipModel", "VideoClipOutput", "VideoClipProcessor", "VideoClipVideoProcessor",
-           "register"]
+           "VideoXClipConfig", "VideoXClipModel", "register"]

@@ -321,7 +321,9 @@ def evaluate_dataset(model, processor, dataset, *, templates: Sequence[str] | st
                              "processor with a tokenizer.")
         text_embeds = class_bank(model, tokenizer, class_names, templates, device=device,
                                  class_descriptions=class_descriptions)
-    if isinstance(text_embeds, torch.Tensor):
+    if isinstance(text_embeds, torch.Tensor) and getattr(model, "class_bank_keeps_norm", False):
+        text_embeds = text_embeds.detach().float().to(device)  # X-CLIP: its prompt generator reads their scale
+    elif isinstance(text_embeds, torch.Tensor):
         text_embeds = F.normalize(text_embeds.detach().float().to(device), dim=-1)
     else:  # a descriptor bank (OST head): unit-norm already
         text_embeds = text_embeds.detach().float().to(device)

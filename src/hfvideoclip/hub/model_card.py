@@ -82,6 +82,8 @@ ADAPTATIONS = {
                "in config.json) and alone in `msta/`",
     "st_adapter": "ST-Adapters (bottleneck with a depthwise 3D convolution over the patch grid, before each vision "
                   "block's attention) with CLIP frozen, part of the model (`adapter` in config.json)",
+    "prompts": "deep visual prompts (VPT-deep: learnable tokens after the class token in every vision block) with "
+               "CLIP frozen, part of the model (`adapter` in config.json)",
 }
 PROTOCOLS = {
     "toy-b2n": "the toy world's base-to-novel protocol: procedurally rendered videos of coloured shapes moving; "
@@ -103,6 +105,7 @@ _ADAPTATION_ARGUMENTS = {"lora": ("lora_r", "lora_alpha", "lora_target_modules")
                                   "msta_towers")}
 _ADAPTATION_ARGUMENTS["adapter"] = _ADAPTATION_ARGUMENTS["msta"]
 _ADAPTATION_ARGUMENTS["st_adapter"] = ("st_adapter_dim", "st_adapter_kernel_size", "st_adapter_position")
+_ADAPTATION_ARGUMENTS["prompts"] = ("prompt_tokens", "prompt_dropout")
 _OPERATIONAL_ARGUMENTS = {
     "output_dir", "cache_dir", "config", "logging_dir", "logging_steps", "logging_strategy", "logging_first_step",
     "save_steps", "save_strategy", "save_total_limit", "save_only_model", "eval_strategy", "eval_steps",
@@ -303,7 +306,7 @@ def hyperparameter_rows(values: Mapping[str, tuple[Any, str | None]], method: st
         if name in seen or name in skip or name not in values or "token" in name.lower():
             continue
         seen.add(name)
-        if (name.startswith(("lora_", "msta_", "st_adapter_"))
+        if (name.startswith(("lora_", "msta_", "st_adapter_", "prompt_"))
                 and name not in _ADAPTATION_ARGUMENTS.get(str(adaptation), ())):
             continue
         value, source = values[name]

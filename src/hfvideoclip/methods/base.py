@@ -95,7 +95,7 @@ class Objective(nn.Module):
     Class attributes a method sets: `config_class`, `default_temporal_mode` (backbone when starting from CLIP),
     `default_frame_pooling` / `default_view_pooling` (scoring, `VideoClipConfig`),
     `description` (one line for model cards), `needs_zero_shot_model`, `interpolates_weights`,
-    `has_custom_training_step`, `has_unused_parameters`.
+    `has_custom_training_step`, `has_unused_parameters`, `backbone_needs`.
     """
 
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
@@ -113,6 +113,10 @@ class Objective(nn.Module):
     # traversal; every shipped method gives every trainable parameter a gradient each step (tests/training/
     # test_unused_parameters.py checks the declared value against one step of each method).
     has_unused_parameters: ClassVar[bool] = False
+    # What the objective needs of the backbone beyond video embeddings, class embeddings and `compute_logits`, as
+    # {feature: what it is used for}. A backbone that lacks one (its `backbone_features`, e.g. X-CLIP's: none) is
+    # refused when the trainer is built (training.builder); `VideoClipModel` has them all.
+    backbone_needs: ClassVar[dict[str, str]] = {}
     # The forward takes no **kwargs: the Trainer then scales the loss for gradient accumulation itself.
     accepts_loss_kwargs = False
 

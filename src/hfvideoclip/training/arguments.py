@@ -50,8 +50,9 @@ class VideoClipTrainingArguments(TrainingArguments):
                 "Class texts become template(name) + ' ' + description plus the bare description (FROSTER's "
                 "official prompts), at training and at the final evaluation, for any method but ost."})
     projection_learning_rate: float | None = field(default=None, metadata={
-        "help": "Learning rate of the method's heads (FROSTER projectors, TACO specialization projection); "
-                "default: 10 x learning_rate (TACO: 5e-5 vs 3.75e-6)."})
+        "help": "Learning rate of the method's heads (FROSTER projectors, TACO specialization projection) and of "
+                "the modules X-CLIP adds to CLIP (prompt generator, mit, message tokens); default: 10 x "
+                "learning_rate (TACO: 5e-5 vs 3.75e-6; X-CLIP: 10x)."})
     patch_alpha: float | None = field(default=None, metadata={
         "help": "Weight-space ensemble at export: alpha * fine-tuned + (1 - alpha) * zero-shot (Open-VCLIP 0.5, "
                 "OST 0.8); None = off."})
@@ -96,6 +97,12 @@ class VideoClipTrainingArguments(TrainingArguments):
         "help": "Depthwise Conv3d kernel T,H,W of the ST-Adapter (odd sizes; paper/release: 3,1,1)."})
     st_adapter_position: str = field(default="attention", metadata={
         "help": "ST-Adapter placement in each vision block: attention (before the attention, the paper), mlp, both."})
+    # ------------------------------------------------------------------ deep visual prompts (VPT-deep)
+    prompt_tokens: int = field(default=8, metadata={
+        "help": "Prompt tokens per vision block (adaptation=prompts; Vita-CLIP's K400 recipe: 8 global prompts; "
+                "VPT's config: 5)."})
+    prompt_dropout: float = field(default=0.0, metadata={
+        "help": "Dropout on the visual prompts (adaptation=prompts; VPT's MODEL.PROMPT.DROPOUT: 0.0)."})
 
     def __post_init__(self):
         from ..data.workers import resolve_num_workers
@@ -206,7 +213,8 @@ def _check_report_to(report_to) -> None:
 
 
 # Flags that configure one family of adaptations; set on a run of another adaptation they would do nothing.
-_ADAPTATION_FIELD_PREFIXES = {"lora_": ("lora",), "msta_": ("msta", "adapter"), "st_adapter_": ("st_adapter",)}
+_ADAPTATION_FIELD_PREFIXES = {"lora_": ("lora",), "msta_": ("msta", "adapter"), "st_adapter_": ("st_adapter",),
+                              "prompt_": ("prompts",)}
 
 
 def _check_adaptation_fields(args) -> None:

@@ -50,6 +50,7 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
     student = load_video_clip_model(model_path, temporal_mode=args.temporal_mode or objective_class.default_temporal_mode,
                                     num_frames=args.num_frames, require_temporal_mode=args.temporal_mode is not None,
                                     vclip_edge=args.vclip_edge)
+    _check_backbone(student, args, objective_class, model_path)
     _set_pooling(student, args, objective_class, model_path)
     processor = VideoClipProcessor.from_pretrained(model_path, num_frames=args.num_frames)
     zero_shot = None
@@ -74,12 +75,42 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
                             exporter=exporter)
 
 
+def _check_backbone(student, args, objective_class, model_path) -> None:
+    """A backbone with fewer features than `VideoClipModel` (X-CLIP: `VideoXClipModel.backbone_features`) trains only
+    the methods and adaptations that work on it; anything else is refused here, in one line naming why."""
+    features = getattr(student, "backbone_features", None)
+    if features is None:  # a VideoClipModel: every feature, every adaptation
+        return
+    name = getattr(student, "backbone_name", type(student).__name__)
+    missing = [(feature, why) for feature, why in objective_class.backbone_needs.items() if feature not in features]
+    if missing:
+        from ..methods import available_methods, get_method
+
+        usable = [m for m in available_methods() if set(get_method(m).objective_class.backbone_needs) <= features]
+        note = getattr(student, "backbone_note", "")
+        raise ValueError(f"--method {args.method} cannot train an {name} model ({model_path}): {missing[0][1]}, and "
+                         f"{name} has no {missing[0][0].replace('_', ' ')}{f' ({note})' if note else ''}. Methods "
+                         f"that train it: {', '.join(usable)}.")
+    adaptations = getattr(student, "adaptations", ())
+    if args.adaptation not in adaptations:
+        raise ValueError(f"--adaptation {args.adaptation} cannot adapt an {name} model ({model_path}): it inserts "
+                         f"modules into VideoClipModel's own encoder layers, which {name} does not have; use "
+                         f"{', '.join(adaptations)}.")
+    if args.frame_pooling:
+        raise ValueError(f"--frame_pooling {args.frame_pooling} does not apply to an {name} model ({model_path}): it "
+                         f"pools frames with its own module (frame_pooling {student.config.frame_pooling!r}); drop "
+                         "the flag.")
+
+
 def _set_pooling(student, args, objective_class, model_path) -> None:
     """The student scores as the method's official code does (`--frame_pooling` / `--view_pooling` override), in
-    training, evaluation and the exported config; a starting checkpoint saved with other settings is told."""
+    training, evaluation and the exported config; a starting checkpoint saved with other settings is told. A backbone
+    that pools frames its own way (X-CLIP's `mit`) keeps its `frame_pooling`."""
     config = student.config
     for field, default in (("frame_pooling", objective_class.default_frame_pooling),
                            ("view_pooling", objective_class.default_view_pooling)):
+        if field == "frame_pooling" and getattr(student, "backbone_features", None) is not None:
+            continue
         wanted = getattr(args, field) or default
         if getattr(config, field, None) != wanted:
             logger.info("%s: %s %r -> %r (%s).", model_path, field, getattr(config, field, None), wanted,

@@ -23,7 +23,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..adapters import available_adaptations
 from ..argparse_errors import one_line_errors
 from ..data.own_data import VideoDataArguments, resolve_data
-from ..loading import checkpoint_model_type
+from ..loading import XCLIP_MODEL_TYPES, checkpoint_model_type
 from ..methods import MethodConfig, available_methods, get_method
 from .arguments import VideoClipTrainingArguments
 from .builder import build_trainer
@@ -372,7 +372,12 @@ def run(parsed: RecipeArguments) -> dict:
     set_seed(args.seed)
     warn_if_processes_were_dropped()
     model_path = base_model_path(script, data)
-    checkpoint_model_type(model_path)  # a wrong --model fails here, before any data is generated
+    # A wrong --model fails here, before any data is generated. An X-CLIP model has its own temporal modelling and
+    # frame pooling: the preset's (a CLIP backbone's) are dropped; given on the command line, the builder refuses them.
+    if checkpoint_model_type(model_path) in XCLIP_MODEL_TYPES:
+        for name in ("temporal_mode", "frame_pooling"):
+            if parsed.sources.get(name) == "preset":
+                setattr(args, name, None)
     protocol_params = parse_protocol_params(script.protocol_params)
     if script.data_dir:
         protocol_params["data_dir"] = script.data_dir

@@ -148,17 +148,21 @@ class VideoClipTrainer(HubPushMixin, Trainer):
     # ------------------------------------------------------------------ optimisation
     def create_optimizer(self, model=None):
         """Two learning rates: the student's (`learning_rate`) and the method heads' (`projection_learning_rate`,
-        default 10x); no weight decay on biases, norms, embeddings and the logit scale."""
+        default 10x), which also the modules a backbone adds to CLIP take (X-CLIP's prompt generator, mit and
+        message tokens: `new_module_keywords`, 10x in X-CLIP's recipe); no weight decay on biases, norms, embeddings
+        and the logit scale."""
         if self.optimizer is not None:
             return self.optimizer
         objective = self.model
         decay = set(self.get_decay_parameter_names(objective))
         head_lr = self.args.projection_learning_rate or 10.0 * self.args.learning_rate
+        new_modules = tuple(getattr(base_model(objective.student), "new_module_keywords", ()))
         groups: dict[tuple, list] = defaultdict(list)
         for name, param in objective.named_parameters():
             if not param.requires_grad:
                 continue
-            is_head = name.startswith("heads.")
+            is_head = name.startswith("heads.") or (name.startswith("student.")
+                                                    and any(key in name for key in new_modules))
             no_decay = name not in decay or "embedding" in name or "logit_scale" in name
             groups[(is_head, no_decay)].append(param)
         param_groups = [{"params": params, "weight_decay": 0.0 if no_decay else self.args.weight_decay,

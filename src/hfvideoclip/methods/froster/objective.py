@@ -68,6 +68,8 @@ class FrosterObjective(CrossEntropyObjective):
     default_view_pooling = "logits"  # SlowFast test meter: the views' logits summed
     description = "FROSTER (Huang et al., ICLR 2024): residual feature distillation from frozen CLIP"
     needs_zero_shot_model = True
+    backbone_needs = {"frame_mean_teacher": "it distils the student's per-frame features into a frame-wise ('mean') "
+                                            "CLIP teacher built from the student's own weights"}
 
     def __init__(self, student, config, context):
         super().__init__(student, config, context)

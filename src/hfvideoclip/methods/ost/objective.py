@@ -80,6 +80,8 @@ class OstObjective(Objective):
     config_class = OstConfig
     default_temporal_mode = "mean"
     description = "OST (Chen et al., CVPR 2024): optimal spatio-temporal descriptors matched by Sinkhorn"
+    backbone_needs = {"frame_scoring": "it scores every frame's embedding against per-class descriptors by optimal "
+                                       "transport (scoring head 'optimal_descriptor')"}
 
     def __init__(self, student, config: OstConfig, context):
         super().__init__(student, config, context)

@@ -23,6 +23,8 @@ ADAPTER_FIELDS = ("type", "dim", "start_layer", "end_layer", "scale", "dropout",
 """Keys of `VideoClipConfig.adapter` (`bottleneck_adapters.py`; `MstaConfig.to_model_adapter` writes them)."""
 ST_ADAPTER_FIELDS = ("type", "dim", "kernel_size", "position", "start_layer", "end_layer")
 """Keys of `VideoClipConfig.adapter` for `"type": "st_adapter"` (`st_adapter.py`)."""
+PROMPTS_FIELDS = ("type", "num_tokens", "dropout")
+"""Keys of `VideoClipConfig.adapter` for `"type": "prompts"` (deep visual prompts, `visual_prompts.py`)."""
 
 
 class VideoClipConfig(PreTrainedConfig):
@@ -60,7 +62,8 @@ class VideoClipConfig(PreTrainedConfig):
         `{"type": "msta" | "adapter", "dim", "start_layer", "end_layer", "scale", "dropout", "towers",
         "shared_projection", "mid_projection", "temporal", "gradient_scaling"}` (the fields of the package's
         `MstaConfig`). None (default): no adapters. ST-Adapter (`st_adapter.py`): `{"type": "st_adapter", "dim",
-        "kernel_size", "position", "start_layer", "end_layer"}`.
+        "kernel_size", "position", "start_layer", "end_layer"}`. Deep visual prompts (VPT-deep, `visual_prompts.py`):
+        `{"type": "prompts", "num_tokens", "dropout"}`.
 
     `custom_pipelines` (written by `save_pretrained`, pointing `pipeline(..., trust_remote_code=True)` at the shipped
     `pipeline_video_clip.py`) is kept by the copy of this class that runs as remote code only: the installed
@@ -139,6 +142,8 @@ def _checked_adapter(adapter) -> dict:
     adapter = dict(adapter)
     if adapter.get("type") == "st_adapter":
         return _checked_st_adapter(adapter)
+    if adapter.get("type") == "prompts":
+        return _checked_prompts(adapter)
     missing = [name for name in ADAPTER_FIELDS if name not in adapter]
     unknown = sorted(set(adapter) - set(ADAPTER_FIELDS))
     if missing or unknown:
@@ -146,7 +151,7 @@ def _checked_adapter(adapter) -> dict:
                          f"field of config.json: it needs exactly {', '.join(ADAPTER_FIELDS)}).")
     if adapter["type"] not in ("msta", "adapter"):
         raise ValueError(f"VideoClipConfig.adapter type {adapter['type']!r} is not supported; use 'msta', "
-                         "'adapter' or 'st_adapter' (check the `adapter` field of config.json).")
+                         "'adapter', 'st_adapter' or 'prompts' (check the `adapter` field of config.json).")
     if adapter["towers"] not in ("both", "vision", "text"):
         raise ValueError(f"VideoClipConfig.adapter towers {adapter['towers']!r} is not supported; use 'both', "
                          "'vision' or 'text' (check the `adapter` field of config.json).")
@@ -175,4 +180,21 @@ def _checked_st_adapter(adapter: dict) -> dict:
     return adapter
 
 
-__all__ = ["ADAPTER_FIELDS", "ST_ADAPTER_FIELDS", "VideoClipConfig"]
+def _checked_prompts(adapter: dict) -> dict:
+    """A visual-prompts `adapter` dict with exactly `PROMPTS_FIELDS` (num_tokens >= 1, dropout in [0, 1))."""
+    where = "(check the `adapter` field of config.json)"
+    missing = [name for name in PROMPTS_FIELDS if name not in adapter]
+    unknown = sorted(set(adapter) - set(PROMPTS_FIELDS))
+    if missing or unknown:
+        raise ValueError(f"VideoClipConfig.adapter (prompts) lacks {missing} / has unknown {unknown} {where}: it "
+                         f"needs exactly {', '.join(PROMPTS_FIELDS)}.")
+    tokens, dropout = adapter["num_tokens"], adapter["dropout"]
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
+        raise ValueError(f"VideoClipConfig.adapter num_tokens={tokens!r} must be a positive integer {where}.")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"VideoClipConfig.adapter dropout={dropout!r} must be a number in [0, 1) {where}.")
+    adapter["dropout"] = float(dropout)
+    return adapter
+
+
+__all__ = ["ADAPTER_FIELDS", "PROMPTS_FIELDS", "ST_ADAPTER_FIELDS", "VideoClipConfig"]

@@ -47,6 +47,7 @@ from .descriptor_files import HUB_ARGUMENTS, resolve_file
 from .optimal_transport import optimal_descriptor_logits
 from .precision import autocast_off, full_precision, logit_scale_factor
 from .st_adapter import add_st_adapters, remove_st_adapters, st_adapt
+from .visual_prompts import add_visual_prompts, insert_prompts, remove_visual_prompts, strip_prompts
 
 LOGIT_SCALE_MAX = 100.0
 """Upper bound of `exp(logit_scale)`, kept on the parameter after each optimizer step (`clamp_logit_scale_`), as
@@ -85,7 +86,8 @@ def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
 
     Args:
         video_embeds: `(B, D)` (or `(..., D)`) video embeddings, any norm.
-        class_embeds: `(C, D)` class embeddings, any norm.
+        class_embeds: `(C, D)` class embeddings, any norm; or `(B, C, D)`, one bank per video (X-CLIP's
+            video-conditioned class texts), with `video_embeds` `(B, D)`.
         logit_scale: log of the scale (tensor or float).
         normalize_video: False scores `video_embeds` as they are, `exp(logit_scale) * <v, c / |c|>`: for the mean
             of unit frame embeddings this is the average of per-frame logits (`frame_pooling="logits"`).
@@ -99,10 +101,12 @@ def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
             f"scaled_cosine_logits: video_embeds has dimension {video_embeds.shape[-1]} but class_embeds has "
             f"{class_embeds.shape[-1]}; project both into the same joint space."
         )
-    if class_embeds.dim() != 2:
+    per_video = class_embeds.dim() == 3 and video_embeds.dim() == 2 and class_embeds.shape[0] == video_embeds.shape[0]
+    if class_embeds.dim() != 2 and not per_video:
         raise ValueError(
-            f"The cosine head scores one embedding per class, (num_classes, dim); got class_embeds of shape "
-            f"{tuple(class_embeds.shape)}. Reduce K prompts per class with `get_class_embeddings` / "
+            f"The cosine head scores one embedding per class, (num_classes, dim), or one bank per video, (batch, "
+            f"num_classes, dim); got class_embeds of shape {tuple(class_embeds.shape)} for video_embeds of shape "
+            f"{tuple(video_embeds.shape)}. Reduce K prompts per class with `get_class_embeddings` / "
             "`template_ensemble` first."
         )
     with autocast_off(video_embeds.device):
@@ -111,7 +115,8 @@ def scaled_cosine_logits(video_embeds: torch.Tensor, class_embeds: torch.Tensor,
         dtype = torch.promote_types(video.dtype, classes.dtype)
         video = F.normalize(video.to(dtype), dim=-1) if normalize_video else video.to(dtype)
         classes = F.normalize(classes.to(dtype), dim=-1)
-        return logit_scale_factor(logit_scale, dtype) * (video @ classes.t())
+        similarity = torch.einsum("bd,bcd->bc", video, classes) if per_video else video @ classes.t()
+        return logit_scale_factor(logit_scale, dtype) * similarity
 
 
 class VideoClipCosineHead(nn.Module):
@@ -488,11 +493,15 @@ class VideoClipEncoderLayer(AdaptedLayer, GradientCheckpointingLayer):
         self.layer_norm2 = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_eps)
 
     def forward(self, hidden_states: torch.Tensor, layout: VideoClipLayout | None = None) -> torch.Tensor:
+        # VPT-deep (visual_prompts.py): this block's prompts follow the class token inside the block only, so the
+        # sequence (and `layout`) outside it is unchanged. One `config.adapter` type per model: a prompted block has
+        # no ST-Adapter or bottleneck adapter reading the layout's patch grid.
+        hidden_states = insert_prompts(self, hidden_states)
         hidden_states = st_adapt(self, "st_adapter_attention", hidden_states, layout)  # ST-Adapter (st_adapter.py)
         output = hidden_states + self.self_attn(self.layer_norm1(hidden_states), layout=layout)
         output = st_adapt(self, "st_adapter_mlp", output, layout)
         output = output + self.mlp(self.layer_norm2(output))
-        return self.adapter_output(output, hidden_states, layout)
+        return strip_prompts(self, self.adapter_output(output, hidden_states, layout))
 
 
 class VideoClipTextEncoderLayer(AdaptedLayer, CLIPEncoderLayer):
@@ -599,6 +608,8 @@ def add_adapters(model: nn.Module, spec: dict) -> None:
     vision_layers, text_layers = model.vision_model.encoder.layers, text_encoder_layers(model)
     if spec["type"] == "st_adapter":  # vision tower only (st_adapter.py)
         return add_st_adapters(vision_layers, spec)
+    if spec["type"] == "prompts":  # VPT-deep, vision tower only (visual_prompts.py)
+        return add_visual_prompts(vision_layers, spec, model.config.vision_config.patch_size)
     if "msta_shared" in model._modules or any("adapter" in layer._modules for layer in [*vision_layers,
                                                                                          *text_layers]):
         raise ValueError("This VideoClipModel already has adapters (config.adapter); add them once.")
@@ -630,6 +641,7 @@ def remove_adapters(model: nn.Module) -> None:
             layer.__class__ = CLIPEncoderLayer
     model._modules.pop("msta_shared", None)
     remove_st_adapters(model.vision_model.encoder.layers)
+    remove_visual_prompts(model.vision_model.encoder.layers)
     model.config.adapter = None
 
 

@@ -38,6 +38,7 @@ from .st_adapter import StAdapter  # noqa: F401
 from .video_decoding import decode_video  # noqa: F401
 from .video_sampling import segment_frame_indices  # noqa: F401
 from .video_transforms import normalize  # noqa: F401
+from .visual_prompts import VisualPrompts  # noqa: F401
 
 _CACHE_SIZE = 8
 

@@ -139,8 +139,8 @@ class VideoClipVideoProcessor(PushToHubMixin):
                 vision = config.get("vision_config", {})
                 kwargs.setdefault("size", vision.get("image_size"))
                 kwargs.setdefault("crop_size", vision.get("image_size"))
-                if config.get("num_frames"):
-                    kwargs["num_frames"] = config["num_frames"]
+                if config.get("num_frames") or vision.get("num_frames"):  # an X-CLIP config has it in vision_config
+                    kwargs["num_frames"] = config.get("num_frames") or vision["num_frames"]
                 for key in ("image_mean", "image_std"):
                     if config.get(key):
                         kwargs[key] = config[key]
