@@ -16,13 +16,13 @@ import torch
 from safetensors.torch import load_file
 from transformers import pipeline
 
-import hfvideoclip
 from hfvideoclip import VideoClipConfig, VideoClipModel, VideoClipProcessor
 from hfvideoclip.adapters import get_adaptation, load_saved_adapter
 from hfvideoclip.adapters.msta import MstaConfig, MstaModel, get_msta_model
 from hfvideoclip.loading import load_video_clip_model
+from hfvideoclip.toy import toy_clip_path
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
+TOY_CLIP = toy_clip_path()
 TASK = "zero-shot-video-classification"
 LABELS = ["red circle", "blue square", "green triangle"]
 TEXT = dict(hidden_size=24, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, vocab_size=99,

@@ -24,10 +24,10 @@ from transformers.models.clip.modeling_clip import CLIPEncoderLayer, CLIPVisionE
 from hfvideoclip import VideoClipConfig, VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
 from hfvideoclip.adapters import get_adaptation
 from hfvideoclip.cli import main as cli_main
-from hfvideoclip.toy.encode import write_mp4
-from hfvideoclip.toy.tokenizer import build_tokenizer
 from hfvideoclip.loading import load_video_clip_model
 from hfvideoclip.models.video_clip.visual_prompts import VisualPrompts, vpt_init_bound
+from hfvideoclip.toy.encode import write_mp4
+from hfvideoclip.toy.tokenizer import build_tokenizer
 
 TEXT = dict(hidden_size=24, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, vocab_size=99,
             max_position_embeddings=16, bos_token_id=97, eos_token_id=98, pad_token_id=0)

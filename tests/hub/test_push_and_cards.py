@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import pytest
 from huggingface_hub import ModelCard
 
-import hfvideoclip
 from hfvideoclip import VideoClipModel, VideoClipProcessor
 from hfvideoclip.hub import push as push_module
 from hfvideoclip.hub.model_card import (
@@ -24,8 +23,9 @@ from hfvideoclip.hub.model_card import (
 )
 from hfvideoclip.hub.push import HubPushMixin, main, push_run
 from hfvideoclip.methods import available_methods
+from hfvideoclip.toy import toy_clip_path
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
+TOY_CLIP = toy_clip_path()
 SECRET = "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1234"
 RESULTS = {
     "protocol": "toy-b2n", "model": "ce:tiny_clip",

@@ -15,13 +15,13 @@ import torch
 from transformers import BatchFeature
 from transformers.utils import PushToHubMixin
 
-import hfvideoclip
 from hfvideoclip import VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
 from hfvideoclip.models.video_clip.descriptor_files import load_descriptor_table, resolve_file
+from hfvideoclip.toy import toy_clip_path
 from hfvideoclip.toy.encode import write_mp4
 from hfvideoclip.toy.tokenizer import build_tokenizer
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
+TOY_CLIP = toy_clip_path()
 
 
 def video(frames=12, height=40, width=48, seed=0) -> np.ndarray:

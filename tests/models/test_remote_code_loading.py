@@ -14,8 +14,9 @@ import torch
 
 import hfvideoclip
 from hfvideoclip import VideoClipModel, VideoClipProcessor
+from hfvideoclip.toy import toy_clip_path
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
+TOY_CLIP = toy_clip_path()
 
 
 def stage_in_cache(folder, hf_home, repo_id="org/toy-video-clip", commit="0" * 40):

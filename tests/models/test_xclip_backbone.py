@@ -17,12 +17,13 @@ from transformers import AutoModel, AutoTokenizer, XCLIPConfig, XCLIPModel, pipe
 
 import hfvideoclip
 from hfvideoclip import VideoClipProcessor, VideoXClipModel
-from hfvideoclip.toy.encode import write_mp4
 from hfvideoclip.models.video_clip import scaled_cosine_logits
 from hfvideoclip.models.video_clip.modeling_video_xclip import XClipVideoContext
+from hfvideoclip.toy import toy_clip_path
+from hfvideoclip.toy.encode import write_mp4
 from hfvideoclip.training.recipe import main
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "data", "toy", "tiny_clip")
+TOY_CLIP = toy_clip_path()
 FRAMES = 4
 METHODS = ("ce", "taco", "open_mede")
 LABELS = ["red circle moving left", "blue square moving right", "green triangle"]
@@ -275,8 +276,8 @@ def build(xclip_dir, videos, tmp_path, method="ce", **overrides):
 
 @pytest.mark.parametrize("method, overrides, message", [
     ("ost", {}, "--method ost cannot train an X-CLIP model (.*): it scores every frame's embedding against "
-                "per-class descriptors .* X-CLIP has no frame scoring .* Methods that train it: ce, open_vclip, taco, "
-                "open_mede, msta"),
+                "per-class descriptors .* X-CLIP has no frame scoring .* Methods that train it: ce, msta, "
+                "open_mede, open_vclip, taco"),
     ("froster", {}, "--method froster cannot train an X-CLIP model .* X-CLIP has no frame mean teacher"),
     ("ce", {"temporal_mode": "vclip"}, "--temporal_mode vclip: .* is an X-CLIP model, whose temporal modelling is "
                                        "its own"),
@@ -294,7 +295,7 @@ def test_what_xclip_lacks_is_refused_in_one_line(xclip_dir, videos, tmp_path, me
 def test_the_command_line_refuses_in_one_line(xclip_dir, cache_dir, tmp_path, capsys):
     assert main(train_args("ost", xclip_dir, tmp_path / "ost", cache_dir)) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the weight-loading progress bars
-    assert last.startswith("error: --method ost cannot train an X-CLIP model") and last.endswith("open_mede, msta.")
+    assert last.startswith("error: --method ost cannot train an X-CLIP model") and last.endswith("open_vclip, taco.")
 
 
 def test_frozen_text_is_xclips_recipe_and_its_new_modules_take_ten_times_the_learning_rate(xclip_dir, videos,

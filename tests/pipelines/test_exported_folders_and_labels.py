@@ -12,12 +12,12 @@ import pytest
 import torch
 from transformers import AutoConfig, pipeline
 
-import hfvideoclip
 from hfvideoclip import VideoClipModel, VideoClipProcessor
 from hfvideoclip.adapters.msta import MstaConfig, get_msta_model
 from hfvideoclip.pipelines import ZeroShotVideoClassificationPipeline
+from hfvideoclip.toy import toy_clip_path
 
-TOY_CLIP = os.path.join(os.path.dirname(hfvideoclip.__file__), "toy", "tiny_clip")
+TOY_CLIP = toy_clip_path()
 TASK = "zero-shot-video-classification"
 LABELS = ["red circle", "blue square", "green triangle"]
 REPOSITORY_IMPL = "pipeline_video_clip.ZeroShotVideoClassificationPipeline"
