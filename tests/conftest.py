@@ -3,7 +3,7 @@ videos of two classes (`dataset`), and `build` / `make_args` for short CPU train
 
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
-from testing_common import CLASSES, write_tiny_clip, write_toy_videos
+from testing_common import CLASSES, make_run_args, write_tiny_clip, write_toy_videos
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +34,3 @@ def build(make_args):
 def make_args():
     """`make_args(tmp_path, method, **overrides)`, see `make_run_args`."""
     return make_run_args
-
-
-def make_run_args(tmp_path, method, **overrides):
-    """(VideoClipTrainingArguments, method config) for a 4-step CPU run; overrides go to whichever holds the field."""
-    from dataclasses import fields
-
-    from hfvideoclip.methods import get_method
-    from hfvideoclip.training.arguments import VideoClipTrainingArguments
-
-    config_class = get_method(method).config_class
-    own = {f.name for f in fields(config_class)}
-    values = dict(output_dir=str(tmp_path), method=method, num_frames=4, templates="single", max_steps=4,
-                  per_device_train_batch_size=4, learning_rate=1e-3, logging_steps=1, save_strategy="no",
-                  report_to="none", seed=7, disable_tqdm=True, use_cpu=True, dataloader_num_workers=0)
-    method_values = {"taco": dict(ema_momentum=0.9), "open_mede": dict(gwa_every_n_steps=2, meta_tasks=2)}.get(method, {})
-    for key, value in overrides.items():
-        (method_values if key in own else values)[key] = value
-    return VideoClipTrainingArguments(**values), config_class(**method_values)

@@ -18,7 +18,7 @@ from transformers import AutoModel, AutoTokenizer, CLIPConfig, CLIPModel, Traine
 
 from hfvideoclip import VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
 from hfvideoclip.hub.model_card import build_model_card
-from hfvideoclip.methods import get_method
+from hfvideoclip.methods import available_methods, get_method
 from hfvideoclip.text.class_embeddings import class_bank
 from hfvideoclip.toy.encode import write_mp4
 from hfvideoclip.toy.tokenizer import build_tokenizer
@@ -66,6 +66,30 @@ def write_csv(path, rows, header=("video", "label")) -> str:
     with open(path, "w", newline="") as handle:
         csv.writer(handle).writerows([list(header), *rows])
     return str(path)
+
+
+def make_run_args(tmp_path, method, **overrides):
+    """(VideoClipTrainingArguments, method config) for a 4-step CPU run; overrides go to whichever holds the field."""
+    from dataclasses import fields
+
+    from hfvideoclip.methods import get_method
+    from hfvideoclip.training.arguments import VideoClipTrainingArguments
+
+    config_class = get_method(method).config_class
+    own = {f.name for f in fields(config_class)}
+    values = dict(output_dir=str(tmp_path), method=method, num_frames=4, templates="single", max_steps=4,
+                  per_device_train_batch_size=4, learning_rate=1e-3, logging_steps=1, save_strategy="no",
+                  report_to="none", seed=7, disable_tqdm=True, use_cpu=True, dataloader_num_workers=0)
+    method_values = {"taco": dict(ema_momentum=0.9), "open_mede": dict(gwa_every_n_steps=2, meta_tasks=2)}.get(method, {})
+    for key, value in overrides.items():
+        (method_values if key in own else values)[key] = value
+    return VideoClipTrainingArguments(**values), config_class(**method_values)
+
+
+def built_in_methods() -> list[str]:
+    """The method folders of hfvideoclip itself (not the plug-ins other tests register)."""
+    return [name for name in available_methods()
+            if get_method(name).objective_class.__module__.startswith("hfvideoclip.methods.")]
 
 
 class StopAt(TrainerCallback):

@@ -2,12 +2,9 @@
 card. The list is the registry's, so a new method folder is tested without editing this file."""
 
 import pytest
-from testing_common import MethodTester
+from testing_common import MethodTester, built_in_methods
 
-from hfvideoclip.methods import available_methods, get_method
-
-BUILT_IN = [name for name in available_methods() if get_method(name).folder
-            and get_method(name).objective_class.__module__.startswith("hfvideoclip.methods.")]
+BUILT_IN = built_in_methods()
 
 
 def test_every_built_in_method_folder_is_registered():

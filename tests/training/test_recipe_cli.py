@@ -159,7 +159,7 @@ def test_help_shows_the_methods_own_flags_apart(capsys):
     text = capsys.readouterr().out
     group = text.index("\ntaco (TACO) options")
     assert text.index("\n  --rsd_weight") > group and text.index("\n  --learning_rate") < group
-    assert "--dataset_name" in text and "methods: ce, open_vclip, froster, taco, open_mede" in text
+    assert "--dataset_name" in text and "methods: ce, froster, msta, open_mede, open_vclip, ost, taco" in text
 
 
 @pytest.mark.slow
@@ -176,8 +176,11 @@ def test_non_editable_install_runs_the_taco_preset_from_another_directory(clip_d
         shutil.copy(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *isolation,
                     "--target", str(target), str(source)], check=True, cwd=tmp_path)
-    assert not (target / "hfvideoclip" / "training" / "presets" / "taco.yaml").is_symlink()
-    assert (target / "hfvideoclip" / "training" / "presets" / "taco.yaml").is_file()
+    folder = target / "hfvideoclip" / "methods" / "taco"  # the method folder travels whole
+    assert not (folder / "preset.yaml").is_symlink() and (folder / "preset.yaml").is_file()
+    assert (folder / "card.md").is_file() and (folder / "presets" / "k400.yaml").is_file()
+    entry_points = next(target.glob("hfvideoclip-*.dist-info")) / "entry_points.txt"
+    assert "toy-b2n = hfvideoclip.toy.protocols:load_toy_b2n" in entry_points.read_text()
     train = _write_csv(tmp_path / "train.csv", dataset)
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
@@ -191,7 +194,7 @@ def test_non_editable_install_runs_the_taco_preset_from_another_directory(clip_d
                             cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     recorded = json.loads((workdir / "out" / "train_args.json").read_text())
-    assert recorded["preset"].startswith(str(target)) and recorded["preset"].endswith("taco.yaml")
+    assert recorded["preset"].startswith(str(target)) and recorded["preset"].endswith("taco/preset.yaml")
     assert recorded["arguments"]["weight_decay"] == {"value": 0.2, "source": "preset"}
     assert recorded["arguments"]["rsd_weight"] == {"value": 0.4, "source": "preset"}
 

@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from testing_common import built_in_methods
 
-from hfvideoclip.methods import available_methods, get_method
+from hfvideoclip.methods import get_method
 from hfvideoclip.training.presets import available_presets
 from hfvideoclip.training.recipe import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
-@pytest.mark.parametrize("method", available_methods())
+@pytest.mark.parametrize("method", built_in_methods())
 def test_every_builtin_method_has_a_packaged_preset_that_parses(method, tmp_path):
     spec = get_method(method)
     assert spec.preset is not None and Path(spec.preset) == Path(spec.folder) / "preset.yaml"
@@ -37,7 +38,7 @@ def test_presets_are_package_data():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = data["tool"]["setuptools"]["package-data"]["*"]
     assert "*.yaml" in patterns
-    assert set(available_methods()) <= set(available_presets())
+    assert set(built_in_methods()) <= set(available_presets())
     assert not (ROOT / "recipes" / "configs").exists()  # one place for presets
 
 

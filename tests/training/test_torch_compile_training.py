@@ -105,8 +105,8 @@ def test_inductor_compiled_training_equals_eager_in_a_child_process(clip_dir, da
     script = textwrap.dedent(f"""
         import json, sys, torch
         from datasets import ClassLabel, Dataset, Features, Value
-        sys.path.insert(0, {os.path.dirname(__file__)!r})
-        from conftest import make_run_args
+        sys.path.insert(0, {os.path.dirname(os.path.dirname(__file__))!r})
+        from testing_common import make_run_args
         from hfvideoclip.training.builder import build_trainer
 
         rows = json.load(open({str(videos)!r}))

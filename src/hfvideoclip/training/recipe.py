@@ -496,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(parse_args(argv))
     except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        sys.stderr.write(f"error: {error}\n")  # one write: the line of each process stays whole under a launcher
+        sys.stderr.flush()
         return 2
     return 0
 
