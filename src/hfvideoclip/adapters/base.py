@@ -14,8 +14,13 @@ class Adaptation:
 
     name = "full"
     trains_model_weights = True
-    """Whether the trainable tensors are the model's own weights, so that averaging or interpolating them averages or
-    interpolates the model. False for LoRA: the mean of B and the mean of A do not give the mean of B A."""
+    """Whether the trainable tensors are the pretrained model's own weights, so that interpolating them with the
+    zero-shot model's (Open-VCLIP) interpolates the model. False for every adapter and for LoRA."""
+    averages_parameters = True
+    """Whether averaging the trainable tensors averages the adapted model's parameters (SWA, Open-MeDe's GWA,
+    FROSTER's epoch averaging): true of full fine-tuning and of adapters, prompts and ST-Adapters, whose tensors are
+    parameters of the adapted network as a block's weights are. False for LoRA: the mean of B and the mean of A
+    do not give the mean of B A, the weight the model uses."""
 
     def apply(self, model: nn.Module, args) -> nn.Module:
         """Prepare `model` for training (freeze, wrap); `args` are the shared training arguments."""

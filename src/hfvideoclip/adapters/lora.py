@@ -14,6 +14,7 @@ from .base import Adaptation, register_adaptation
 class LoraAdaptation(Adaptation):
     name = "lora"
     trains_model_weights = False
+    averages_parameters = False
 
     def apply(self, model, args):
         from peft import LoraConfig, get_peft_model

@@ -11,8 +11,8 @@ release (github.com/linziyi96/st-adapter, `models_adapter.py` and `scripts/`):
 - no activation in the bottleneck; the convolution (weights and bias) and the linear biases start at zero, so
   training starts from CLIP exactly.
 
-Only the adapters train (`trains_model_weights = False`: methods that average or interpolate the trainable tensors
-are refused, as for `adapter`). They are part of the exported model (`config.adapter` of type `st_adapter`, the
+Only the adapters train (`trains_model_weights = False`: Open-VCLIP's interpolation with the zero-shot weights is
+refused; snapshot averaging such as Open-MeDe's GWA averages the adapters, as Open-MeDe Table 4 does). They are part of the exported model (`config.adapter` of type `st_adapter`, the
 weights in `model.safetensors`, the code in the shipped `st_adapter.py`), so `AutoModel` /
 `pipeline(..., trust_remote_code=True)` load them without the package.
 """

@@ -11,8 +11,8 @@ and the next block writes its own (`models/video_clip/visual_prompts.py`). Defau
   0.0625 for ViT-B/16.
 
 Temporal modes: all three (`mean`, `vclip`, `viclip`; see the shipped module). Only the prompts train
-(`trains_model_weights = False`: methods that average or interpolate the trainable tensors are refused, as for
-`st_adapter`; the text tower and `logit_scale` stay frozen, as for `st_adapter` and `adapter`). They are part of the
+(`trains_model_weights = False`: Open-VCLIP's interpolation with the zero-shot weights is refused; snapshot
+averaging averages the prompts, as for `st_adapter`; the text tower and `logit_scale` stay frozen, as for `st_adapter` and `adapter`). They are part of the
 exported model (`config.adapter` of type `prompts`, the tokens in `model.safetensors`, the code in the shipped
 `visual_prompts.py`), so `AutoModel` / `pipeline(..., trust_remote_code=True)` load them without the package.
 

@@ -119,18 +119,21 @@ def _set_pooling(student, args, objective_class, model_path) -> None:
 
 
 def _check_weight_space(args, adaptation, objective_class, method_callbacks) -> None:
-    """Weight interpolation and snapshot averaging act on the trainable tensors; with an adaptation whose tensors are
-    not the model's weights (LoRA: averaging A and B is not averaging B A) they would compute something else, so the
-    combination is refused. Export-time patching is fine: it acts on the merged weights."""
-    if adaptation.trains_model_weights:
-        return
-    uses = [f"--method {args.method} (interpolated weights)"] if objective_class.interpolates_weights else []
-    uses += [type(cb).__name__ for cb in method_callbacks if getattr(cb, "averages_weights", False)]
+    """Weight interpolation with the zero-shot model (Open-VCLIP) acts on the pretrained weights, so an adaptation
+    that trains other tensors is refused with it. Snapshot averaging (SWA, GWA, epoch averaging) acts on whatever
+    trains: refused only where the average of the trainable tensors is not an average of the model's parameters
+    (LoRA: averaging A and B is not averaging B A). Export-time patching is fine: it acts on the merged weights."""
+    uses = [f"--method {args.method} (interpolated weights)"] if (
+        objective_class.interpolates_weights and not adaptation.trains_model_weights) else []
+    if not adaptation.averages_parameters:
+        uses += [type(cb).__name__ for cb in method_callbacks if getattr(cb, "averages_weights", False)]
     if uses:
-        raise ValueError(f"--adaptation {args.adaptation} cannot be combined with {', '.join(uses)}: these average "
-                         f"or interpolate the trainable tensors, and for {args.adaptation} those are not the model's "
-                         "weights. Use --adaptation full or frozen_text, or turn the averaging off (--swa false, "
-                         "--gwa false, no --average_start_epoch).")
+        what = ("interpolate the pretrained weights with the zero-shot model's, which this adaptation does not train"
+                if adaptation.averages_parameters else "average or interpolate the trainable tensors, and for "
+                f"{args.adaptation} those are not the model's weights")
+        raise ValueError(f"--adaptation {args.adaptation} cannot be combined with {', '.join(uses)}: these {what}. "
+                         "Use --adaptation full or frozen_text, or turn the averaging off (--swa false, --gwa false, "
+                         "no --average_start_epoch).")
 
 
 __all__ = ["build_trainer"]
