@@ -46,9 +46,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from hfvideoclip.data.workers import usable_cores
 from hfvideoclip.models.video_clip.video_decoding import decode_video
 from hfvideoclip.models.video_clip.video_sampling import segment_frame_indices
-from hfvideoclip.data.workers import usable_cores
 
 try:  # optional comparison only
     import decord

@@ -22,8 +22,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from hfvideoclip.data.collator import VideoClipCollator
-from hfvideoclip.models.video_clip.video_decoding import decode_video
 from hfvideoclip.models.video_clip.processing_video_clip import VideoClipVideoProcessor
+from hfvideoclip.models.video_clip.video_decoding import decode_video
 
 
 def toy_rows(count: int) -> list[dict]:

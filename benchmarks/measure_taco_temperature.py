@@ -95,8 +95,8 @@ def toy_clip_geometry(batch: int = 64, seed: int = 0, num_frames: int = 8):
         render_clip,
         toy_clip_path,
     )
-    from hfvideoclip.training.toy_pretraining import preprocess_frames
     from hfvideoclip.toy.world import is_valid, motion_shape_name
+    from hfvideoclip.training.toy_pretraining import preprocess_frames
 
     path = toy_clip_path()
     model = CLIPModel.from_pretrained(path).eval()

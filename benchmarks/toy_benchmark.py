@@ -1,7 +1,7 @@
 """The toy benchmark table: every method's preset on a toy protocol, over its splits and several seeds.
 
     python benchmarks/toy_benchmark.py [--protocol toy-b2n] [--methods zero-shot,ce,open_vclip,froster,taco,open_mede]
-        (a method may name a backbone: ce@viclip)
+        (a method may name a backbone and a learner: ce@viclip, taco+st_adapter)
         [--splits 0,1,2] [--seeds 42,43] [--model DIR] [--output_dir /tmp/toy-benchmark] [--plot PNG]
         [-- extra train flags]
 
@@ -47,8 +47,9 @@ def one(method: str, split: int, seed: int, args, extra: list[str]) -> dict:
             command = [sys.executable, "-m", "hfvideoclip.cli", "evaluate", "--protocol", args.protocol,
                        "--output_dir", str(directory), *model]
         else:
-            name, _, mode = method.partition("@")  # "ce@viclip": ce on another backbone
-            backbone = ["--temporal_mode", mode] if mode else []
+            spec, _, adaptation = method.partition("+")  # "taco+st_adapter": taco with another learner
+            name, _, mode = spec.partition("@")  # "ce@viclip": ce on another backbone
+            backbone = (["--temporal_mode", mode] if mode else []) + (["--adaptation", adaptation] if adaptation else [])
             command = [sys.executable, "-m", "hfvideoclip.cli", "train", "--method", name, *backbone, "--protocol",
                        args.protocol, "--split", str(split), "--seed", str(seed), "--output_dir", str(directory),
                        "--save_strategy", "no", *model, *extra]

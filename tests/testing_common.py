@@ -43,6 +43,39 @@ def write_tiny_clip(path, words=WORDS, vision_layers: int = 1, seed: int = 0) ->
     return str(path)
 
 
+def tiny_xclip_config(tokenizer, num_frames: int = 4):
+    """A tiny `XCLIPConfig` (hidden 32, 2 layers per tower, mit and prompt generator of 1 layer, 32-pixel frames)
+    for `tokenizer`."""
+    from transformers import XCLIPConfig
+
+    text = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                vocab_size=len(tokenizer), max_position_embeddings=32, bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    vision = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32,
+                  patch_size=16, num_frames=num_frames, mit_hidden_size=16, mit_intermediate_size=32,
+                  mit_num_hidden_layers=1, mit_num_attention_heads=2)
+    return XCLIPConfig(text_config=text, vision_config=vision, projection_dim=16, prompt_layers=1,
+                       prompt_num_attention_heads=2)
+
+
+def write_tiny_xclip(path, seed: int = 0) -> str:
+    """Save a tiny random `XCLIPModel` as a Hub X-CLIP checkpoint holds it (config.json with model_type "xclip",
+    weights, the toy CLIP's tokenizer, a VideoMAE-style preprocessor_config.json; no hfvideoclip file)."""
+    import json
+
+    from transformers import XCLIPModel
+
+    from hfvideoclip.toy import toy_clip_path
+
+    tokenizer = AutoTokenizer.from_pretrained(toy_clip_path())
+    torch.manual_seed(seed)
+    XCLIPModel(tiny_xclip_config(tokenizer)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    (Path(path) / "preprocessor_config.json").write_text(json.dumps(
+        {"size": 32, "crop_size": 32, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}))
+    return str(path)
+
+
 def write_toy_videos(folder, count: int = 8) -> list[tuple[str, int]]:
     """`count` 8-frame 16x16 mp4s of two classes (a red patch moving left, a blue one moving right) in `folder`:
     [(path, label), ...]."""
