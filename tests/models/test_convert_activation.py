@@ -20,6 +20,7 @@ from hfvideoclip.convert.checkpoints import (
     read_clip_activation,
 )
 from hfvideoclip.convert.viclip import convert_viclip_checkpoint
+from hfvideoclip.models.video_clip.class_banks import class_bank_for
 from hfvideoclip.models.video_clip.processing_video_clip import VideoClipProcessor
 from hfvideoclip.text.class_embeddings import class_text_embeddings
 from hfvideoclip.text.class_texts import ClassTexts
@@ -236,5 +237,5 @@ def test_tokenisers_with_clips_77_limit_are_cut_at_the_text_towers_positions(qui
     torch.testing.assert_close(plain, embeds, atol=1e-5, rtol=1e-5)
     model.config.scoring_head = "optimal_descriptor"
     descriptors = {name: {"spatial": [LONG_DESCRIPTION], "temporal": ["it spins"]} for name in names}
-    bank = model.class_bank_for(tokenizer, names, descriptors=descriptors)
+    bank = class_bank_for(model, tokenizer, names, descriptors=descriptors)
     assert torch.isfinite(bank.spatial).all()

@@ -27,6 +27,7 @@ from hfvideoclip.methods.ost.loss import (
     sinkhorn,
 )
 from hfvideoclip.models.video_clip import VideoClipDescriptorBank
+from hfvideoclip.models.video_clip.class_banks import class_bank_for
 from hfvideoclip.text.class_embeddings import class_bank
 from hfvideoclip.text.descriptor_generation import template_texts
 from hfvideoclip.toy.encode import write_mp4
@@ -156,7 +157,7 @@ def test_bank_with_counts_1_and_4_and_a_missing_label_builds_and_scores(clip_dir
     assert bank.spatial.shape[:2] == (3, 4) and bank.spatial_mask.sum(1).tolist() == [1, 4, 4]
     assert bank.temporal_mask.sum(1).tolist() == [4, 1, 4]
     fallback = {"green square": {kind: template_texts("ost", kind, "green square", 4) for kind in UNEVEN[CLASSES[0]]}}
-    alone = model.class_bank_for(tokenizer, ["green square"], descriptors=fallback)
+    alone = class_bank_for(model, tokenizer, ["green square"], descriptors=fallback)
     torch.testing.assert_close(bank.spatial[2], alone.spatial[0], rtol=0, atol=1e-5)
     torch.testing.assert_close(bank.temporal[2], alone.temporal[0], rtol=0, atol=1e-5)
     with torch.no_grad():
@@ -176,7 +177,7 @@ def test_descriptors_for_a_cosine_model_are_an_error_not_ignored(clip_dir, datas
     model = VideoClipModel.from_pretrained(folder).eval()
     tokenizer = VideoClipProcessor.from_pretrained(folder).tokenizer
     for call in (lambda: class_bank(model, tokenizer, CLASSES, descriptors=UNEVEN),
-                 lambda: model.class_bank_for(tokenizer, CLASSES, descriptors=UNEVEN),
+                 lambda: class_bank_for(model, tokenizer, CLASSES, descriptors=UNEVEN),
                  lambda: pipeline("zero-shot-video-classification", model=folder)(
                      dataset["video"][0], candidate_labels=CLASSES, descriptors=UNEVEN)):
         with pytest.raises(ValueError, match=r"descriptors= applies only to .*'optimal_descriptor'") as error:

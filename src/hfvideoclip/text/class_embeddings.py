@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..models.video_clip.class_banks import class_bank_for
 from ..models.video_clip.modeling_video_clip import template_ensemble
 from .templates import KINETICS_TEMPLATES, build_class_prompts
 
@@ -65,9 +66,6 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     prompts = build_class_prompts(class_names, templates)  # validates the templates
-    if hasattr(model, "template_class_embeddings"):  # VideoClipModel (also through adapter wrappers)
-        return model.template_class_embeddings(tokenizer, class_names, [templates] if isinstance(templates, str)
-                                               else list(templates), batch_size=batch_size, device=device)
     return prompt_set_embeddings(model, tokenizer, prompts, batch_size, device)
 
 
@@ -164,7 +162,7 @@ def class_bank(model, tokenizer, class_names: Sequence[str], templates: Sequence
         descriptors = {**(descriptors or {}), **official}
     sets = descriptor_sets(names, descriptors, count)  # the template fallback for missing classes
     table = {name: {kind: sets[kind].per_class[i] for kind in sets} for i, name in enumerate(names)}
-    bank = model.class_bank_for(tokenizer, names, descriptors=table)
+    bank = class_bank_for(model, tokenizer, names, descriptors=table)
     return bank.to(torch.device(device)) if device is not None else bank
 
 

@@ -749,18 +749,6 @@ def text_attention_mask(padding_mask: torch.Tensor, attn_implementation: str | N
     return allowed
 
 
-def _tokenize_rows(tokenizer, rows: list[list[str]], device, max_positions: int | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """C rows of K prompts (same K) -> `input_ids`, `attention_mask` of shape (C, K, L) on `device`, L at most
-    min(`tokenizer.model_max_length`, `max_positions`): longer prompts are cut keeping end-of-text last."""
-    limit = ({"max_length": min(getattr(tokenizer, "model_max_length", max_positions), max_positions)}
-             if max_positions else {})
-    encoded = tokenizer([prompt for row in rows for prompt in row], padding=True, truncation=True,
-                        return_tensors="pt", **limit)
-    shape = (len(rows), -1, encoded["input_ids"].shape[-1])
-    return encoded["input_ids"].view(shape).to(device), encoded["attention_mask"].view(shape).to(device)
-
-
 PIPELINE_CODE_FILE = "pipeline_video_clip.py"
 """The zero-shot pipeline shipped next to this file: `save_pretrained` copies it (and the files it imports) next to
 the weights and points `config.custom_pipelines` at it (`CUSTOM_PIPELINES`)."""
@@ -884,57 +872,6 @@ class VideoClipModel(VideoClipPreTrainedModel):
         with autocast_off(features.device):
             unit = F.normalize(full_precision(features), dim=-1)
         return unit.view(num_classes, num_descriptors, -1)
-
-    @torch.no_grad()
-    def template_class_embeddings(self, tokenizer, class_names, templates=None, batch_size: int = 256,
-                                  device: torch.device | str | None = None) -> torch.Tensor:
-        """Template-ensemble class embeddings (C, D), float32, unit norm: every template filled with every name,
-        tokenised with `tokenizer` and embedded `batch_size` prompts (whole classes) at a time on `device` (default
-        the model's)."""
-        from .prompt_templates import KINETICS_TEMPLATES
-
-        names, templates = list(class_names), list(templates or KINETICS_TEMPLATES)
-        device = torch.device(device) if device is not None else self.logit_scale.device
-        per_batch = max(1, batch_size // len(templates))
-        chunks = []
-        for start in range(0, len(names), per_batch):
-            chunk = names[start:start + per_batch]
-            ids, mask = _tokenize_rows(tokenizer, [[t.format(n) for t in templates] for n in chunk], device,
-                                       self.config.text_config.max_position_embeddings)
-            chunks.append(self.get_class_embeddings(ids, mask).float())
-        return torch.cat(chunks)
-
-    @torch.no_grad()
-    def class_bank_for(self, tokenizer, class_names, templates=None, descriptors=None, batch_size: int = 256):
-        """The scoring head's class bank for `class_names` (in that order), computed with `tokenizer`:
-
-        - `"cosine"`: `template_class_embeddings` (C, D) over `templates` (default the 28 Kinetics templates);
-          `descriptors` is an error there (this head never reads them);
-        - `"optimal_descriptor"`: a `VideoClipDescriptorBank` from `descriptors` (class name -> {"spatial": [...],
-          "temporal": [...]}; OST's prompts), ValueError naming the classes it lacks. Counts may differ between
-          labels: the sets are padded and masked (`pad_descriptor_rows`).
-        """
-        from .prompt_templates import ost_descriptor_prompts
-
-        names = list(class_names)
-        if self.config.scoring_head != "optimal_descriptor":
-            if descriptors is not None:
-                raise ValueError(f"descriptors= applies only to models with scoring_head='optimal_descriptor' (OST); "
-                                 f"this model's scoring_head is {self.config.scoring_head!r}: drop descriptors=.")
-            return self.template_class_embeddings(tokenizer, names, templates, batch_size)
-        missing = [name for name in names if not descriptors or name not in descriptors]
-        if missing:
-            raise ValueError(f"No descriptors for {len(missing)} label(s): {missing[:5]}; this model scores against "
-                             'class descriptors: pass descriptors={"<label>": {"spatial": [...], "temporal": [...]}} '
-                             "(or keep a descriptors.json next to the model).")
-        banks, masks = {}, {}
-        for kind in ("spatial", "temporal"):
-            rows, valid = pad_descriptor_rows([ost_descriptor_prompts(kind, n, descriptors[n][kind]) for n in names])
-            ids, mask = _tokenize_rows(tokenizer, rows, self.logit_scale.device,
-                                       self.config.text_config.max_position_embeddings)
-            banks[kind] = self.get_descriptor_embeddings(ids, mask).float()
-            masks[kind] = None if valid is None else valid.to(banks[kind].device)
-        return VideoClipDescriptorBank(banks["spatial"], banks["temporal"], masks["spatial"], masks["temporal"])
 
     def compute_logits(self, video_embeds: torch.Tensor, class_embeds: torch.Tensor,
                        frame_embeds: torch.Tensor | None = None,

@@ -40,7 +40,6 @@ from .configuration_video_xclip import VideoXClipConfig
 from .descriptor_files import HUB_ARGUMENTS
 from .modeling_video_clip import (
     LOGIT_SCALE_MAX,
-    VideoClipModel,
     VideoClipPreTrainedModel,
     _read_clip_normalisation,
     scaled_cosine_logits,
@@ -214,8 +213,6 @@ class VideoXClipModel(VideoClipPreTrainedModel):
             features = full_precision(features)
             return template_ensemble(features) * features.norm(dim=-1).mean(dim=1, keepdim=True)
 
-    template_class_embeddings = VideoClipModel.template_class_embeddings  # the same code: get_class_embeddings above
-    class_bank_for = VideoClipModel.class_bank_for  # templates -> template_class_embeddings; descriptors refused
 
     # ------------------------------------------------------------------ scoring
     def video_conditioned_class_embeddings(self, class_embeds: torch.Tensor, context: XClipVideoContext

@@ -26,6 +26,7 @@ from transformers import Pipeline
 # Every file of the model folder this pipeline needs, imported directly: transformers releases before 5.23 copy only
 # the direct relative imports of a remote module into their module cache, not the imports of those.
 from .bottleneck_adapters import MstaAdapter  # noqa: F401
+from .class_banks import class_bank_for
 from .configuration_video_clip import VideoClipConfig  # noqa: F401
 from .descriptor_files import DESCRIPTOR_TABLE_FILE, load_descriptor_table, read_descriptor_table
 from .fork_safety import install_fork_guard  # noqa: F401
@@ -203,12 +204,12 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
 
 
     def class_bank(self, labels: list[str], templates: list[str], descriptors: dict | None):
-        """The model head's class bank (`VideoClipModel.class_bank_for`); descriptors default to the model folder's
+        """The model head's class bank (`class_banks.class_bank_for`); descriptors default to the model folder's
         `descriptors.json` (read for the `"optimal_descriptor"` head only)."""
         if descriptors is None and getattr(self.model.config, "scoring_head", "cosine") == "optimal_descriptor":
             descriptors = load_descriptor_table(getattr(self.model, "name_or_path", None),
                                                 **getattr(self.model, "hub_kwargs", {}))
-        return self.model.class_bank_for(self.processor.tokenizer, labels, templates, descriptors)
+        return class_bank_for(self.model, self.processor.tokenizer, labels, templates, descriptors)
 
 
 def _descriptor_key(descriptors) -> tuple:
