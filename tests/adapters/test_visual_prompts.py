@@ -23,6 +23,7 @@ from transformers.models.clip.modeling_clip import CLIPEncoderLayer, CLIPVisionE
 
 from hfvideoclip import VideoClipConfig, VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
 from hfvideoclip.adapters import get_adaptation
+from hfvideoclip.adapters.base import trainable_share_text
 from hfvideoclip.cli import main as cli_main
 from hfvideoclip.loading import load_video_clip_model
 from hfvideoclip.models.video_clip.visual_prompts import VisualPrompts, vpt_init_bound
@@ -168,9 +169,9 @@ def test_prompt_dropout_acts_in_training_only():
 
 
 # ------------------------------------------------------------------------------------------------ what trains
-def test_only_the_prompts_train_and_the_share_is_printed(capsys):
+def test_only_the_prompts_train_and_the_share_is_counted():
     model = adapt(tiny_base("mean"))
-    printed = capsys.readouterr().out
+    printed = trainable_share_text("prompts", *get_adaptation("prompts").count_parameters(model))
     trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
     assert sorted(trainable) == [f"vision_model.encoder.layers.{i}.visual_prompts.tokens" for i in range(3)]
     assert all(p.shape == (3, 32) for p in trainable.values())

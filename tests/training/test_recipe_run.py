@@ -62,3 +62,13 @@ def test_readme_main_job_says_its_base_model_and_scores_the_starting_model(tmp_p
     assert set(results["baseline"]["metrics"]) >= {"base_top1", "novel_top1", "hm"}
     assert "| zero-shot, starting model |" in (out / "results.md").read_text()
     assert os.path.isfile(out / "training_curves.png")
+    # what trained, printed at the start and carried to the card through train_args.json
+    share = re.search(r"--adaptation (\S+): ([\d,]+) trainable parameters of ([\d,]+) \(([\d.]+) %\)", printed)
+    assert share, printed[-3000:]
+    recorded = json.load(open(out / "train_args.json"))["trainable_parameters"]
+    assert recorded == {"adaptation": share.group(1), "trainable": int(share.group(2).replace(",", "")),
+                        "total": int(share.group(3).replace(",", ""))}
+    from hfvideoclip.hub.model_card import build_model_card
+
+    card = build_model_card(method="taco", run_dir=str(out)).text
+    assert f"**Trained parameters:** {share.group(2)} of {share.group(3)} parameters ({share.group(4)} %)" in card

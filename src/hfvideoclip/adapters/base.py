@@ -30,22 +30,29 @@ class Adaptation:
         """A plain `VideoClipModel` holding what was trained (never modifies `model`: training may go on)."""
         return model
 
+    def count_parameters(self, model: nn.Module) -> tuple[int, int]:
+        """(trainable, total) parameters of the adapted `model` (what `apply` returned): its `requires_grad`
+        flags."""
+        return (sum(p.numel() for p in model.parameters() if p.requires_grad),
+                sum(p.numel() for p in model.parameters()))
+
     def save(self, exported: nn.Module, output_dir: str, trained: nn.Module | None = None) -> None:
         """Write the exported model to `output_dir` so that `load_video_clip_model(output_dir)` gives it back;
         `trained` is the model as trained (e.g. a `PeftModel`), for strategies that also save their adapter alone."""
         exported.save_pretrained(output_dir)
 
 
-def report_trainable_parameters(name: str, model: nn.Module | None = None, trainable: int | None = None,
-                                total: int | None = None) -> None:
-    """Print `--adaptation <name>: N trainable parameters of M (x %)` once per run (local rank 0), from `model`'s
-    `requires_grad` flags unless the counts are given."""
-    if trainable is None or total is None:
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        total = sum(p.numel() for p in model.parameters())
+def trainable_share_text(name: str, trainable: int, total: int) -> str:
+    """`--adaptation <name>: N trainable parameters of M (x %)`: printed at the start of every run (the builder) and
+    recorded in `train_args.json` for the model card."""
+    share = 100 * trainable / max(total, 1)
+    return f"--adaptation {name}: {trainable:,} trainable parameters of {total:,} ({share:.2f} %)"
+
+
+def report_trainable_parameters(name: str, trainable: int, total: int) -> None:
+    """Print `trainable_share_text` once per run (local rank 0)."""
     if int(os.environ.get("LOCAL_RANK", "0")) == 0:
-        print(f"--adaptation {name}: {trainable:,} trainable parameters of {total:,} "
-              f"({100 * trainable / max(total, 1):.2f} %)")
+        print(trainable_share_text(name, trainable, total))
 
 
 _ADAPTATIONS: dict[str, type[Adaptation]] = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import os
 
-from .base import Adaptation, register_adaptation, report_trainable_parameters
+from .base import Adaptation, register_adaptation
 
 MSTA_SUBFOLDER = "msta"
 """Subfolder of an exported model holding its MSTA / adapter weights (`adapter_config.json`, `adapter_model.safetensors`).
@@ -45,10 +45,10 @@ class MstaAdaptation(Adaptation):
     def apply(self, model, args):
         from .msta import get_msta_model
 
-        adapted = get_msta_model(model, self.config(args))
-        trainable, total = adapted.get_nb_trainable_parameters()
-        report_trainable_parameters(self.name, trainable=trainable, total=total)
-        return adapted
+        return get_msta_model(model, self.config(args))
+
+    def count_parameters(self, model):
+        return model.get_nb_trainable_parameters()
 
     def export(self, model):
         return copy.deepcopy(model)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 
-from .base import Adaptation, register_adaptation, report_trainable_parameters
+from .base import Adaptation, register_adaptation
 
 ST_ADAPTER_KERNEL_SIZE = (3, 1, 1)
 
@@ -71,7 +71,6 @@ class StAdapterAdaptation(Adaptation):
         for name, param in model.named_parameters():
             if name in names:
                 param.requires_grad_(True)
-        report_trainable_parameters(self.name, model)
         return model
 
     def export(self, model):

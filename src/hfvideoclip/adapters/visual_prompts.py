@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 
-from .base import Adaptation, register_adaptation, report_trainable_parameters
+from .base import Adaptation, register_adaptation
 
 DEFAULT_PROMPT_TOKENS = 8
 DEFAULT_PROMPT_DROPOUT = 0.0
@@ -66,7 +66,6 @@ class PromptsAdaptation(Adaptation):
         for name, param in model.named_parameters():
             if name in names:
                 param.requires_grad_(True)
-        report_trainable_parameters(self.name, model)
         return model
 
     def export(self, model):

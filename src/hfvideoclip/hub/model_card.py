@@ -531,6 +531,9 @@ def build_model_card(*, method: str | None, base_model: str | None = None, resul
     view_pooling = config.get("view_pooling") or ("logits" if temporal_mode == "vclip" else "probabilities")
     adaptation = str(value("adaptation", "full"))
     adaptation_text = ADAPTATIONS.get(adaptation, f"`{adaptation}`")
+    counts = training_args.get("trainable_parameters") if isinstance(training_args, Mapping) else None
+    trainable_text = (f"{counts['trainable']:,} of {counts['total']:,} parameters "
+                      f"({100 * counts['trainable'] / max(counts['total'], 1):.2f} %)" if counts else "not recorded")
     if adaptation == "lora":
         adaptation_text = adaptation_text.format(lora_target_modules=value("lora_target_modules", "q_proj,v_proj"),
                                                  lora_r=value("lora_r", 8), lora_alpha=value("lora_alpha", 16))
@@ -562,7 +565,7 @@ def build_model_card(*, method: str | None, base_model: str | None = None, resul
         num_frames=config.get("num_frames") or value("num_frames"), scoring_head=config.get("scoring_head", "cosine"),
         frame_pooling=frame_pooling, frame_pooling_text=FRAME_POOLINGS.get(frame_pooling, frame_pooling),
         view_pooling=view_pooling, view_pooling_text=VIEW_POOLINGS.get(view_pooling, view_pooling),
-        adaptation=adaptation, adaptation_text=adaptation_text, data_text=_data_description(values, results),
+        adaptation=adaptation, adaptation_text=adaptation_text, trainable_text=trainable_text, data_text=_data_description(values, results),
         protocol=protocol, toy=bool(protocol and str(protocol).startswith("toy-")),
         length_text=training_length(values, trainer_state) if values else "Hyperparameters not recorded (no "
         "`train_args.json` next to the model).",

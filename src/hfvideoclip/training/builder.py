@@ -11,6 +11,7 @@ from transformers.trainer_utils import enable_full_determinism, set_seed
 from transformers.utils import logging
 
 from ..adapters import get_adaptation
+from ..adapters.base import report_trainable_parameters
 from ..loading import load_video_clip_model
 from ..methods import MethodConfig, ObjectiveContext, get_method
 from ..models.video_clip.processing_video_clip import VideoClipProcessor
@@ -58,6 +59,8 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
         zero_shot = copy.deepcopy(student).eval().requires_grad_(False)
     adaptation = get_adaptation(args.adaptation)
     student = adaptation.apply(student, args)
+    trainable, total = adaptation.count_parameters(student)
+    report_trainable_parameters(args.adaptation, trainable, total)
 
     templates = KINETICS_TEMPLATES if args.templates == "kinetics" else SINGLE_TEMPLATE
     descriptions = None
@@ -70,9 +73,11 @@ def build_trainer(args: VideoClipTrainingArguments, model_path: str, train_datas
     method_callbacks = objective.callbacks()
     _check_weight_space(args, adaptation, objective_class, method_callbacks)
     exporter = ModelExporter(processor, adaptation, args.patch_alpha, zero_shot)
-    return VideoClipTrainer(model=objective, args=args, processor=processor, train_dataset=train_dataset,
-                            eval_dataset=eval_dataset, callbacks=[*method_callbacks, *(callbacks or [])],
-                            exporter=exporter)
+    trainer = VideoClipTrainer(model=objective, args=args, processor=processor, train_dataset=train_dataset,
+                               eval_dataset=eval_dataset, callbacks=[*method_callbacks, *(callbacks or [])],
+                               exporter=exporter)
+    trainer.trainable_parameters = {"adaptation": args.adaptation, "trainable": trainable, "total": total}
+    return trainer
 
 
 def _check_backbone(student, args, objective_class, model_path) -> None:

@@ -409,7 +409,8 @@ def run(parsed: RecipeArguments) -> dict:
     if args.should_save:
         os.makedirs(args.output_dir, exist_ok=True)
         with open(os.path.join(args.output_dir, "train_args.json"), "w") as handle:
-            json.dump(parsed.to_json(), handle, indent=2, default=str)
+            json.dump({**parsed.to_json(), "trainable_parameters": trainer.trainable_parameters}, handle, indent=2,
+                      default=str)
     train_output = trainer.train(resume_from_checkpoint=resume)
     if resume is not None:  # the Trainer's train_loss averages the resumed steps only
         train_output.metrics["train_loss"] = whole_run_train_loss(
