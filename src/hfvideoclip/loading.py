@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 
 from .models.video_clip import VideoClipModel
+from .models.video_clip.configuration_video_xclip import XCLIP_TEMPORAL_MODE
+from .models.video_clip.modeling_video_xclip import VideoXClipModel
 
 XCLIP_MODEL_TYPES = ("xclip", "video_xclip")
 """`model_type`s of X-CLIP checkpoints: transformers' `XCLIPModel` and hfvideoclip's `VideoXClipModel`."""
@@ -70,8 +72,6 @@ def _load_xclip(name_or_path: str, model_type: str, temporal_mode: str | None, n
     """A `VideoXClipModel`: an `XCLIPModel` checkpoint wrapped (`from_xclip`), or an exported one. X-CLIP has one
     temporal mode and one frame count of its own: another `temporal_mode` (asked for explicitly) or `num_frames` is
     refused in one line."""
-    from .models.video_clip.configuration_video_xclip import XCLIP_TEMPORAL_MODE
-    from .models.video_clip.modeling_video_xclip import VideoXClipModel
 
     if temporal_mode not in (None, XCLIP_TEMPORAL_MODE):
         raise ValueError(f"--temporal_mode {temporal_mode}: {name_or_path} is an X-CLIP model, whose temporal "

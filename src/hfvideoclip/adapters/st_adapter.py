@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import copy
 
+from ..models.video_clip.configuration_video_clip import VideoClipConfig
+from ..models.video_clip.modeling_video_clip import add_adapters
 from .base import Adaptation, register_adaptation
 
 ST_ADAPTER_KERNEL_SIZE = (3, 1, 1)
@@ -52,8 +54,6 @@ class StAdapterAdaptation(Adaptation):
     trains_model_weights = False
 
     def apply(self, model, args):
-        from ..models.video_clip.configuration_video_clip import VideoClipConfig
-        from ..models.video_clip.modeling_video_clip import add_adapters
 
         if getattr(args, "patch_alpha", None) is not None:
             raise ValueError("--adaptation st_adapter cannot be combined with --patch_alpha: the zero-shot model has "

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import copy
 
+from ..models.video_clip.configuration_video_clip import VideoClipConfig
+from ..models.video_clip.modeling_video_clip import add_adapters
 from .base import Adaptation, register_adaptation
 
 DEFAULT_PROMPT_TOKENS = 8
@@ -47,8 +49,6 @@ class PromptsAdaptation(Adaptation):
     trains_model_weights = False
 
     def apply(self, model, args):
-        from ..models.video_clip.configuration_video_clip import VideoClipConfig
-        from ..models.video_clip.modeling_video_clip import add_adapters
 
         if getattr(args, "patch_alpha", None) is not None:
             raise ValueError("--adaptation prompts cannot be combined with --patch_alpha: the zero-shot model has no "

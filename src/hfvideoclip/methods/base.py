@@ -18,6 +18,9 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from ..models.video_clip.modeling_video_clip import VideoClipModel
+from .common.cross_entropy import classification_loss
+
 if TYPE_CHECKING:
     from ..text.class_texts import ClassTexts
     from ..training.arguments import VideoClipTrainingArguments
@@ -167,7 +170,6 @@ class Objective(nn.Module):
         """The classification loss of every method (`objectives.cross_entropy.classification_loss`): mean
         cross-entropy of `(B, C)` logits against `(B,)` labels, smoothed by `--label_smoothing_factor`, i.e.
         `F.cross_entropy(logits, labels, label_smoothing=args.label_smoothing_factor)`."""
-        from .common.cross_entropy import classification_loss
 
         return classification_loss(logits, labels, label_smoothing=self.label_smoothing)
 
@@ -216,7 +218,6 @@ class Objective(nn.Module):
         blocks included) is compiled and the method's own code stays eager, so `functional_call` with
         interpolated or fast weights, EMA updates and `no_grad` teachers run unchanged; `regional=False`:
         each `VideoClipModel`'s vision and text transformers whole. `compile_kwargs` go to `torch.compile`."""
-        from ..models.video_clip.modeling_video_clip import VideoClipModel
 
         for module in self.modules():  # the student's base model (inside any adapter wrapper) and the teachers
             if isinstance(module, VideoClipModel):

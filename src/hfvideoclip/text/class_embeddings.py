@@ -14,6 +14,8 @@ import torch
 
 from ..models.video_clip.class_banks import class_bank_for
 from ..models.video_clip.modeling_video_clip import template_ensemble
+from .class_descriptions import description_prompts, match_class_descriptions
+from .descriptor_table import descriptor_sets, load_descriptor_table, official_descriptor_table
 from .templates import KINETICS_TEMPLATES, build_class_prompts
 
 
@@ -117,7 +119,6 @@ def description_class_embeddings(model, tokenizer, entries: Sequence[str],
     """(C, D) unit-norm class embeddings from FROSTER-format entries (``"Name: description"``, one per class): the
     K + 1 prompts of `class_descriptions.description_prompts` (K templates filled with the name and followed by the
     entry, then the bare entry), each embedded and L2-normalised, averaged, renormalised (`template_ensemble`)."""
-    from .class_descriptions import description_prompts
 
     return prompt_set_embeddings(model, tokenizer, description_prompts(list(entries), templates), batch_size, device)
 
@@ -142,7 +143,6 @@ def class_bank(model, tokenizer, class_names: Sequence[str], templates: Sequence
             raise ValueError(f"descriptors= applies only to models with scoring_head='optimal_descriptor' (OST); "
                              f"this model's scoring_head is {scoring_head!r}: drop descriptors=.")
         if class_descriptions is not None:
-            from .class_descriptions import match_class_descriptions
 
             entries = match_class_descriptions(names, class_descriptions)
             return description_class_embeddings(model, tokenizer, entries, templates, device=device)
@@ -150,7 +150,6 @@ def class_bank(model, tokenizer, class_names: Sequence[str], templates: Sequence
     if class_descriptions is not None:
         raise ValueError("--class_descriptions does not apply to this model: it scores against OST descriptors "
                          "(descriptors.json); evaluate it without the flag.")
-    from .descriptor_table import descriptor_sets, load_descriptor_table, official_descriptor_table
 
     if descriptors is None:
         descriptors = load_descriptor_table(getattr(model, "name_or_path", None), **getattr(model, "hub_kwargs", {}))

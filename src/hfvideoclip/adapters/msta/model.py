@@ -22,6 +22,7 @@ import os
 import torch
 from torch import nn
 
+from ...models.video_clip.modeling_video_clip import add_adapters, remove_adapters
 from .config import CONFIG_NAME, WEIGHTS_NAME, MstaConfig
 from .layer import (
     MstaAdapter,
@@ -201,7 +202,6 @@ class MstaModel(nn.Module):
         """A `VideoClipModel` with these adapters built in (`config.adapter`, weights under the keys of this
         model's `state_dict` without `base_model.` and `.base_layer`), in eval mode; this model is unchanged. It
         loads by `AutoModel.from_pretrained(folder, trust_remote_code=True)` without the package once saved."""
-        from ...models.video_clip.modeling_video_clip import add_adapters
 
         model = copy.deepcopy(self.base_model)
         for name, module in list(model.named_modules()):  # the deep copy's wrappers give their blocks back
@@ -224,7 +224,6 @@ class MstaModel(nn.Module):
         """The `MstaModel` of a `VideoClipModel` with built-in adapters (`config.adapter`), modified in place: its
         adapters move into the tuner's wrappers (`disable_adapter`, `unload`, `save_pretrained` then apply). Frozen
         and in eval mode unless `is_trainable`."""
-        from ...models.video_clip.modeling_video_clip import remove_adapters
 
         spec = getattr(model.config, "adapter", None)
         if not spec:

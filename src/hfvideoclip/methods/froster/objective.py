@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from ...models.video_clip import VideoClipConfig, VideoClipModel
 from ..base import MethodConfig, base_model
 from ..ce.objective import CrossEntropyObjective
+from ..common.averaging_callbacks import EpochAveragingCallback
 from .loss import (
     DEFAULT_DISTILLATION_WEIGHT,
     DEFAULT_RESIDUAL_ALPHA,
@@ -123,7 +124,6 @@ class FrosterObjective(CrossEntropyObjective):
         return cache[key]
 
     def callbacks(self):
-        from ..common.averaging_callbacks import EpochAveragingCallback
 
         if self.config.average_start_epoch is None:
             return []

@@ -14,6 +14,7 @@ import torch
 
 from ..base import MethodConfig
 from ..ce.objective import CrossEntropyObjective
+from ..common.averaging_callbacks import EpochAveragingCallback
 from .loss import (
     INTERPOLATION_LOSS_WEIGHT,
     INTERPOLATION_RATIO_HIGH,
@@ -81,7 +82,6 @@ class OpenVclipObjective(CrossEntropyObjective):
                 "ratio": torch.tensor(ratio)}
 
     def callbacks(self):
-        from ..common.averaging_callbacks import EpochAveragingCallback
 
         if not self.config.swa:
             return []

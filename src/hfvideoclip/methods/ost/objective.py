@@ -18,8 +18,10 @@ from typing import ClassVar
 
 import torch
 
+from ...models.video_clip import VideoClipDescriptorBank
 from ...text.descriptor_table import (
     descriptor_prompt_sets,
+    descriptor_sets,
     official_descriptor_table,
     read_descriptor_files,
     save_descriptor_table,
@@ -110,7 +112,6 @@ class OstObjective(Objective):
     def descriptor_bank(self, classes: torch.Tensor):
         """The `VideoClipDescriptorBank` of `classes` (U,) through the text tower; with a frozen text tower
         (`--adaptation frozen_text`) every class's bank is embedded once and indexed."""
-        from ...models.video_clip import VideoClipDescriptorBank
 
         embed = self.student.get_descriptor_embeddings
         masks = (self.spatial_descriptor_mask, self.temporal_descriptor_mask)  # (C, N) each, None when even
@@ -156,7 +157,6 @@ class OstObjective(Objective):
         """Keep the descriptors (by class name) next to the exported model: evaluation and the pipeline read them."""
         table = self.descriptor_table
         if table is None:
-            from ...text.descriptor_table import descriptor_sets
 
             sets = descriptor_sets(self.class_texts.class_names, None, self.config.num_descriptors)
             table = {name: {kind: sets[kind].per_class[i] for kind in sets}
