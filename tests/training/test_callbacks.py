@@ -9,8 +9,8 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 
 from hfvideoclip.methods.common.averaging_callbacks import (
     EpochAveragingCallback,
-    GaussianWeightAveragingCallback,
 )
+from hfvideoclip.methods.open_mede.averaging import GaussianWeightAveragingCallback
 from hfvideoclip.methods.open_mede.loss import gaussian_weights
 
 

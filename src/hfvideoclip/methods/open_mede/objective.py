@@ -14,6 +14,7 @@ import torch
 
 from ..base import MethodConfig, step_generator
 from ..ce.objective import CrossEntropyObjective
+from .averaging import GaussianWeightAveragingCallback
 from .loss import QUERY_WEIGHT, assign_gradients, first_order_meta_step
 
 
@@ -112,8 +113,6 @@ class OpenMedeObjective(CrossEntropyObjective):
         return support_loss.detach() / accumulation
 
     def callbacks(self):
-        from ..common.averaging_callbacks import GaussianWeightAveragingCallback
-
         if not self.config.gwa:
             return []
         return [GaussianWeightAveragingCallback(mu=self.config.gwa_mu, sigma=self.config.gwa_sigma,
