@@ -329,3 +329,13 @@ def test_activation_checkpointing_runs_through_xclips_layers(xclip_dir, videos, 
     trainer = build(xclip_dir, videos, tmp_path, gradient_checkpointing=True)
     trainer.train()
     assert trainer.state.log_history[-1]["train_loss"] > 0
+
+
+def test_the_model_card_describes_the_xclip_backbone(xclip_dir, tmp_path):
+    from hfvideoclip.hub.model_card import build_model_card
+
+    VideoXClipModel.from_xclip(xclip_dir).save_pretrained(tmp_path)
+    card = build_model_card(method="ce", run_dir=str(tmp_path)).text
+    assert "**Backbone:** X-CLIP ViT vision tower (width 32, 2 layers" in card
+    assert "`temporal_mode=xclip`, X-CLIP (transformers' `XCLIPModel`): cross-frame communication tokens" in card
+    assert "`frame_pooling=mit`: X-CLIP's multi-frame integration transformer" in card

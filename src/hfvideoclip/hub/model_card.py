@@ -56,6 +56,8 @@ named evaluation set's `<set>_top1` / `<set>_top5` are reported too."""
 FRAME_POOLINGS = {
     "features": "the frame-mean feature scored by cosine (ViFi-CLIP, TACO)",
     "logits": "per-frame logits averaged (Open-VCLIP, FROSTER)",
+    "mit": "X-CLIP's multi-frame integration transformer over the frame embeddings, then the cosine against class "
+           "texts prompted by the video (X-CLIP's video-specific prompt generator)",
 }
 VIEW_POOLINGS = {
     "probabilities": "the mean of the views' softmax (ViFi-CLIP, OST)",
@@ -69,6 +71,8 @@ TEMPORAL_MODES = {
              "form an unordered set, so the model is blind to the direction of time",
     "viclip": "ViCLIP joint space-time attention over the patches of all frames, with a learned temporal "
               "positional embedding: it sees frame order",
+    "xclip": "X-CLIP (transformers' `XCLIPModel`): cross-frame communication tokens in every vision block and a "
+             "multi-frame integration transformer with frame positions: it sees frame order",
 }
 ADAPTATIONS = {
     "full": "every weight of both towers fine-tuned",
@@ -457,6 +461,8 @@ def backbone_description(config: Mapping) -> str:
         return "CLIP vision and text towers"
     known = {(768, 12, 16): "ViT-B/16", (768, 12, 32): "ViT-B/32", (1024, 24, 14): "ViT-L/14"}
     name = known.get((width, layers, patch), "ViT")
+    if config.get("model_type") == "video_xclip":
+        name = f"X-CLIP {name}"
     text = config.get("text_config") or {}
     text_part = f"; text transformer width {text.get('hidden_size')}, {text.get('num_hidden_layers')} layers" \
         if text.get("hidden_size") else ""
