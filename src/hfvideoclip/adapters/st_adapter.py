@@ -19,11 +19,8 @@ weights in `model.safetensors`, the code in the shipped `st_adapter.py`), so `Au
 
 from __future__ import annotations
 
-import copy
-
-from ..models.video_clip.configuration_video_clip import VideoClipConfig
-from ..models.video_clip.modeling_video_clip import add_adapters
-from .base import Adaptation, register_adaptation
+from .base import register_adaptation
+from .built_in import BuiltInAdapterAdaptation
 
 ST_ADAPTER_KERNEL_SIZE = (3, 1, 1)
 
@@ -44,37 +41,16 @@ def st_adapter_spec(model, args) -> dict:
             "end_layer": getattr(args, "st_adapter_end_layer", None)}
 
 
-def st_adapter_parameter_names(model) -> list[str]:
-    return [name for name, _ in model.named_parameters() if ".st_adapter_" in name]
-
-
 @register_adaptation("st_adapter")
-class StAdapterAdaptation(Adaptation):
+class StAdapterAdaptation(BuiltInAdapterAdaptation):
     name = "st_adapter"
-    trains_model_weights = False
+    what = "ST-Adapter weights"
 
-    def apply(self, model, args):
+    def spec(self, model, args) -> dict:
+        return st_adapter_spec(model, args)
 
-        if getattr(args, "patch_alpha", None) is not None:
-            raise ValueError("--adaptation st_adapter cannot be combined with --patch_alpha: the zero-shot model has "
-                             "no ST-Adapter weights to interpolate with.")
-        spec = getattr(getattr(model, "config", None), "adapter", None)
-        if not isinstance(getattr(model, "config", None), VideoClipConfig) or (spec and spec["type"] != "st_adapter"):
-            raise ValueError(f"--adaptation st_adapter needs a plain VideoClipModel or CLIP checkpoint; this model "
-                             f"already has {spec['type'] if spec else type(model).__name__} adapters.")
-        if not spec:  # an exported st_adapter run goes on training its own adapters
-            spec = VideoClipConfig(adapter=st_adapter_spec(model, args)).adapter  # checked as config.json would be
-            model.config.adapter = spec
-            add_adapters(model, spec)
-        model.requires_grad_(False)
-        names = set(st_adapter_parameter_names(model))
-        for name, param in model.named_parameters():
-            if name in names:
-                param.requires_grad_(True)
-        return model
-
-    def export(self, model):
-        return copy.deepcopy(model)
+    def is_adapter_parameter(self, name: str) -> bool:
+        return ".st_adapter_" in name
 
 
-__all__ = ["ST_ADAPTER_KERNEL_SIZE", "StAdapterAdaptation", "st_adapter_parameter_names", "st_adapter_spec"]
+__all__ = ["ST_ADAPTER_KERNEL_SIZE", "StAdapterAdaptation", "st_adapter_spec"]

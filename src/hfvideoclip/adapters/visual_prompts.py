@@ -21,11 +21,8 @@ Not built: Vita-CLIP's per-layer video summary token and frame-conditioned local
 
 from __future__ import annotations
 
-import copy
-
-from ..models.video_clip.configuration_video_clip import VideoClipConfig
-from ..models.video_clip.modeling_video_clip import add_adapters
-from .base import Adaptation, register_adaptation
+from .base import register_adaptation
+from .built_in import BuiltInAdapterAdaptation
 
 DEFAULT_PROMPT_TOKENS = 8
 DEFAULT_PROMPT_DROPOUT = 0.0
@@ -39,38 +36,17 @@ def prompts_spec(args) -> dict:
             "dropout": DEFAULT_PROMPT_DROPOUT if dropout is None else dropout}
 
 
-def prompt_parameter_names(model) -> list[str]:
-    return [name for name, _ in model.named_parameters() if ".visual_prompts." in name]
-
-
 @register_adaptation("prompts")
-class PromptsAdaptation(Adaptation):
+class PromptsAdaptation(BuiltInAdapterAdaptation):
     name = "prompts"
-    trains_model_weights = False
+    what = "prompts"
 
-    def apply(self, model, args):
+    def spec(self, model, args) -> dict:
+        return prompts_spec(args)
 
-        if getattr(args, "patch_alpha", None) is not None:
-            raise ValueError("--adaptation prompts cannot be combined with --patch_alpha: the zero-shot model has no "
-                             "prompts to interpolate with.")
-        spec = getattr(getattr(model, "config", None), "adapter", None)
-        if not isinstance(getattr(model, "config", None), VideoClipConfig) or (spec and spec["type"] != "prompts"):
-            raise ValueError(f"--adaptation prompts needs a plain VideoClipModel or CLIP checkpoint; this model "
-                             f"already has {spec['type'] if spec else type(model).__name__} adapters.")
-        if not spec:  # an exported prompts run goes on training its own prompts
-            spec = VideoClipConfig(adapter=prompts_spec(args)).adapter  # checked as config.json would be
-            model.config.adapter = spec
-            add_adapters(model, spec)
-        model.requires_grad_(False)
-        names = set(prompt_parameter_names(model))
-        for name, param in model.named_parameters():
-            if name in names:
-                param.requires_grad_(True)
-        return model
-
-    def export(self, model):
-        return copy.deepcopy(model)
+    def is_adapter_parameter(self, name: str) -> bool:
+        return ".visual_prompts." in name
 
 
-__all__ = ["DEFAULT_PROMPT_DROPOUT", "DEFAULT_PROMPT_TOKENS", "PromptsAdaptation", "prompt_parameter_names",
+__all__ = ["DEFAULT_PROMPT_DROPOUT", "DEFAULT_PROMPT_TOKENS", "PromptsAdaptation",
            "prompts_spec"]
