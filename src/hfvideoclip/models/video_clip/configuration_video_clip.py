@@ -158,14 +158,20 @@ def _checked_adapter(adapter) -> dict:
     return adapter
 
 
+def _check_exact_fields(adapter: dict, fields, kind: str) -> str:
+    """ValueError unless `adapter` has exactly `fields`; returns the hint that every adapter error ends with."""
+    where = "(check the `adapter` field of config.json)"
+    missing = [name for name in fields if name not in adapter]
+    unknown = sorted(set(adapter) - set(fields))
+    if missing or unknown:
+        raise ValueError(f"VideoClipConfig.adapter ({kind}) lacks {missing} / has unknown {unknown} {where}: it "
+                         f"needs exactly {', '.join(fields)}.")
+    return where
+
+
 def _checked_st_adapter(adapter: dict) -> dict:
     """An ST-Adapter `adapter` dict with exactly `ST_ADAPTER_FIELDS` (kernel_size as a list of 3 odd sizes)."""
-    where = "(check the `adapter` field of config.json)"
-    missing = [name for name in ST_ADAPTER_FIELDS if name not in adapter]
-    unknown = sorted(set(adapter) - set(ST_ADAPTER_FIELDS))
-    if missing or unknown:
-        raise ValueError(f"VideoClipConfig.adapter (st_adapter) lacks {missing} / has unknown {unknown} {where}: it "
-                         f"needs exactly {', '.join(ST_ADAPTER_FIELDS)}.")
+    where = _check_exact_fields(adapter, ST_ADAPTER_FIELDS, "st_adapter")
     dim, kernel = adapter["dim"], adapter["kernel_size"]
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"VideoClipConfig.adapter dim={dim!r} must be a positive integer {where}.")
@@ -182,12 +188,7 @@ def _checked_st_adapter(adapter: dict) -> dict:
 
 def _checked_prompts(adapter: dict) -> dict:
     """A visual-prompts `adapter` dict with exactly `PROMPTS_FIELDS` (num_tokens >= 1, dropout in [0, 1))."""
-    where = "(check the `adapter` field of config.json)"
-    missing = [name for name in PROMPTS_FIELDS if name not in adapter]
-    unknown = sorted(set(adapter) - set(PROMPTS_FIELDS))
-    if missing or unknown:
-        raise ValueError(f"VideoClipConfig.adapter (prompts) lacks {missing} / has unknown {unknown} {where}: it "
-                         f"needs exactly {', '.join(PROMPTS_FIELDS)}.")
+    where = _check_exact_fields(adapter, PROMPTS_FIELDS, "prompts")
     tokens, dropout = adapter["num_tokens"], adapter["dropout"]
     if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
         raise ValueError(f"VideoClipConfig.adapter num_tokens={tokens!r} must be a positive integer {where}.")

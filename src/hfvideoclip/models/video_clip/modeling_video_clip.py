@@ -980,11 +980,7 @@ class VideoClipModel(VideoClipPreTrainedModel):
             clip, name_or_path = name_or_path, name_or_path.name_or_path
         else:
             clip = CLIPModel.from_pretrained(name_or_path, **kwargs)
-        if image_mean is None or image_std is None:
-            saved_mean, saved_std = _read_clip_normalisation(
-                name_or_path, **{k: kwargs[k] for k in HUB_ARGUMENTS if k in kwargs})
-            image_mean = image_mean if image_mean is not None else saved_mean
-            image_std = image_std if image_std is not None else saved_std
+        image_mean, image_std = checkpoint_normalisation(name_or_path, image_mean, image_std, **kwargs)
         config = VideoClipConfig(
             text_config=clip.config.text_config.to_dict(),
             vision_config=clip.config.vision_config.to_dict(),
@@ -1007,6 +1003,17 @@ class VideoClipModel(VideoClipPreTrainedModel):
                              f"{sorted(set(missing) - allowed_missing)}, unexpected {sorted(unexpected)}.")
         model.name_or_path = str(name_or_path)
         return model
+
+
+def checkpoint_normalisation(name_or_path, image_mean=None, image_std=None, **kwargs) -> tuple:
+    """(image_mean, image_std): the given ones, else those of the checkpoint's `preprocessor_config.json` (None
+    where it has none); `kwargs` may hold Hub arguments (`revision`, `token`, ...)."""
+    if image_mean is None or image_std is None:
+        saved_mean, saved_std = _read_clip_normalisation(
+            name_or_path, **{k: kwargs[k] for k in HUB_ARGUMENTS if k in kwargs})
+        image_mean = image_mean if image_mean is not None else saved_mean
+        image_std = image_std if image_std is not None else saved_std
+    return image_mean, image_std
 
 
 def _read_clip_normalisation(name_or_path, **hub_kwargs) -> tuple[list[float] | None, list[float] | None]:

@@ -41,7 +41,7 @@ from .descriptor_files import HUB_ARGUMENTS
 from .modeling_video_clip import (
     LOGIT_SCALE_MAX,
     VideoClipPreTrainedModel,
-    _read_clip_normalisation,
+    checkpoint_normalisation,
     scaled_cosine_logits,
     template_ensemble,
 )
@@ -291,11 +291,7 @@ class VideoXClipModel(VideoClipPreTrainedModel):
             xclip, name_or_path = name_or_path, name_or_path.name_or_path
         else:
             xclip = XCLIPModel.from_pretrained(name_or_path, **kwargs)
-        if image_mean is None or image_std is None:
-            saved_mean, saved_std = _read_clip_normalisation(
-                name_or_path, **{k: kwargs[k] for k in HUB_ARGUMENTS if k in kwargs})
-            image_mean = image_mean if image_mean is not None else saved_mean
-            image_std = image_std if image_std is not None else saved_std
+        image_mean, image_std = checkpoint_normalisation(name_or_path, image_mean, image_std, **kwargs)
         config = VideoXClipConfig.from_xclip_config(xclip.config, view_pooling=view_pooling, image_mean=image_mean,
                                                     image_std=image_std)
         config._attn_implementation = xclip.config._attn_implementation
