@@ -6,7 +6,6 @@ v = sqrt(6 / (3 * patch_h * patch_w + D)); a `taco` run through the CLI exports 
 gives the same logits without the package; flags of another adaptation and bad config fields are refused in one
 line."""
 
-import csv
 import json
 import math
 import os
@@ -18,17 +17,15 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import CLIPConfig, CLIPModel
+from testing_common import CLASSES, write_csv, write_tiny_clip, write_toy_videos
 from transformers.models.clip.modeling_clip import CLIPEncoderLayer, CLIPVisionEmbeddings
 
-from hfvideoclip import VideoClipConfig, VideoClipModel, VideoClipProcessor, VideoClipVideoProcessor
+from hfvideoclip import VideoClipConfig, VideoClipModel, VideoClipProcessor
 from hfvideoclip.adapters import get_adaptation
 from hfvideoclip.adapters.base import trainable_share_text
 from hfvideoclip.cli import main as cli_main
 from hfvideoclip.loading import load_video_clip_model
 from hfvideoclip.models.video_clip.visual_prompts import VisualPrompts, vpt_init_bound
-from hfvideoclip.toy.encode import write_mp4
-from hfvideoclip.toy.tokenizer import build_tokenizer
 
 TEXT = dict(hidden_size=24, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, vocab_size=99,
             max_position_embeddings=16, bos_token_id=97, eos_token_id=98, pad_token_id=0)
@@ -266,44 +263,16 @@ def test_saved_model_rebuilds_its_prompts_from_config_json(mode, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ a run
-WORDS = ["a", "video", "of", "photo", "red", "blue", "circle", "square", "moving", "left", "right", "."]
-CLASSES = ["red circle moving left", "blue square moving right"]
-
-
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
-    """A tiny random CLIP with the toy tokenizer (as tests/training/conftest.py)."""
-    torch.manual_seed(0)
-    tokenizer = build_tokenizer(WORDS)
-    text = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,
-                vocab_size=len(tokenizer), max_position_embeddings=32, bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    vision = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=16,
-                  patch_size=8)
-    path = tmp_path_factory.mktemp("clip")
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(path)
-    VideoClipProcessor(tokenizer, VideoClipVideoProcessor(num_frames=4, size=16)).save_pretrained(path)
-    return str(path)
+    """The shared tiny CLIP with two vision blocks (prompts in more than one block)."""
+    return write_tiny_clip(tmp_path_factory.mktemp("clip"), vision_layers=2)
 
 
 @pytest.fixture(scope="module")
 def train_csv(tmp_path_factory):
     folder = tmp_path_factory.mktemp("videos")
-    rng = np.random.default_rng(0)
-    rows = []
-    for index in range(8):
-        label = index % 2
-        frames = np.zeros((8, 16, 16, 3), np.uint8)
-        frames[..., label * 2] = 200
-        for t in range(8):
-            x = t if label == 1 else 7 - t
-            frames[t, 4:10, x:x + 6] = rng.integers(0, 255, 3)
-        write_mp4(frames, folder / f"v{index}.mp4", fps=8)
-        rows.append([str(folder / f"v{index}.mp4"), CLASSES[label]])
-    path = folder / "train.csv"
-    with open(path, "w", newline="") as handle:
-        csv.writer(handle).writerows([["video", "label"], *rows])
-    return str(path)
+    return write_csv(folder / "train.csv", [[path, CLASSES[label]] for path, label in write_toy_videos(folder)])
 
 
 def _common(clip_dir, out, *extra):
