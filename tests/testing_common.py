@@ -119,6 +119,13 @@ def make_run_args(tmp_path, method, **overrides):
     return VideoClipTrainingArguments(**values), config_class(**method_values)
 
 
+def run_flags(clip_dir, out, *extra) -> list[str]:
+    """`--model`, `--output_dir` and the flags of a short CPU run, then `extra`."""
+    return ["--model", clip_dir, "--output_dir", str(out), "--num_frames", "4", "--templates", "single",
+            "--per_device_train_batch_size", "4", "--logging_steps", "1", "--disable_tqdm", "true",
+            "--report_to", "none", "--use_cpu", "true", "--dataloader_num_workers", "0", *extra]
+
+
 def built_in_methods() -> list[str]:
     """The method folders of hfvideoclip itself (not the plug-ins other tests register)."""
     return [name for name in available_methods()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from testing_common import CLASSES, write_csv, write_tiny_clip, write_toy_videos
+from testing_common import CLASSES, run_flags
 from transformers import pipeline
 
 from hfvideoclip import VideoClipConfig, VideoClipModel, VideoClipProcessor
@@ -195,29 +195,10 @@ def test_patch_alpha_and_other_adapters_are_refused_in_one_line():
 # ------------------------------------------------------------------------------------------------ a run
 
 
-@pytest.fixture(scope="module")
-def clip_dir(tmp_path_factory):
-    """The shared tiny CLIP with two vision blocks (adapters in more than one block)."""
-    return write_tiny_clip(tmp_path_factory.mktemp("clip"), vision_layers=2)
-
-
-@pytest.fixture(scope="module")
-def train_csv(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("videos")
-    rows = [[path, CLASSES[label]] for path, label in write_toy_videos(folder)]
-    return write_csv(folder / "train.csv", rows)
-
-
-def _common(clip_dir, out, *extra):
-    return ["--model", clip_dir, "--output_dir", str(out), "--num_frames", "4", "--templates", "single",
-            "--per_device_train_batch_size", "4", "--logging_steps", "1", "--disable_tqdm", "true",
-            "--report_to", "none", "--use_cpu", "true", "--dataloader_num_workers", "0", *extra]
-
-
 def test_taco_run_trains_only_the_adapters_and_its_export_scores_the_same_without_the_package(
         clip_dir, train_csv, tmp_path, capsys):
     out = tmp_path / "run"
-    code = cli_main(["train", "--method", "taco", "--adaptation", "st_adapter", *_common(
+    code = cli_main(["train", "--method", "taco", "--adaptation", "st_adapter", *run_flags(
         clip_dir, out, "--max_steps", "2", "--learning_rate", "1e-2", "--train_file", train_csv,
         "--skip_final_eval", "true", "--ema_momentum", "0.9")])
     assert code == 0, capsys.readouterr().err[-3000:]
@@ -279,7 +260,7 @@ print(json.dumps(results))
 
 
 def test_methods_that_interpolate_weights_are_refused_in_one_line(clip_dir, train_csv, tmp_path, capsys):
-    code = cli_main(["train", "--method", "open_vclip", "--adaptation", "st_adapter", *_common(
+    code = cli_main(["train", "--method", "open_vclip", "--adaptation", "st_adapter", *run_flags(
         clip_dir, tmp_path / "run", "--max_steps", "1", "--train_file", train_csv)])
     assert code != 0
     err = capsys.readouterr().err
