@@ -81,3 +81,20 @@ def test_every_pair_trains_or_is_refused_as_documented(method, learner, two_bloc
     if learner in ("adapter", "msta", "st_adapter", "prompts", "lora"):  # the pretrained weights stay as they were
         frozen = [name for name, p in now.items() if not p.requires_grad and re.search(r"\.(q|k|v)_proj\.weight$", name)]
         assert frozen
+
+
+def test_taco_warns_when_its_disposable_projection_outweighs_the_learner(two_block_clip, dataset, build, tmp_path,
+                                                                         caplog):
+    """One prompt token per block (64 parameters) is less than the 16 x 16 projection TACO drops at export."""
+    with caplog.at_level("WARNING", logger="hfvideoclip.methods.taco.objective"):
+        build(tmp_path / "full", "taco", two_block_clip, dataset, adaptation="full")
+    assert not [r for r in caplog.records if "specialization projection" in r.getMessage()]
+    with caplog.at_level("WARNING", logger="hfvideoclip.methods.taco.objective"):
+        build(tmp_path / "prompts", "taco", two_block_clip, dataset, adaptation="prompts", prompt_tokens=1)
+    warned = [r.getMessage() for r in caplog.records if "specialization projection" in r.getMessage()]
+    assert len(warned) == 1 and "(64 parameters)" in warned[0] and "--specialization_projection false" in warned[0]
+    with caplog.at_level("WARNING", logger="hfvideoclip.methods.taco.objective"):
+        caplog.clear()
+        build(tmp_path / "off", "taco", two_block_clip, dataset, adaptation="prompts", prompt_tokens=1,
+              specialization_projection=False)
+    assert not [r for r in caplog.records if "specialization projection" in r.getMessage()]

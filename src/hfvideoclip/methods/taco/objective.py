@@ -8,6 +8,7 @@ L = CE(h(v) + v, W) + lambda * KL(teacher || student) of anchor-mediated class s
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -25,6 +26,8 @@ from .loss import (
     relative_structure_distillation,
     sample_anchors,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class TacoObjective(CrossEntropyObjective):
         dim = self.projection_dim
         if config.specialization_projection:
             self.heads["specialization"] = SpecializationProjection(dim)
+            _warn_if_the_projection_outweighs_the_learner(student, self.heads["specialization"])
         # float32 whatever the student's dtype: with m = 0.9998 an update of 2e-4 of the difference is below bf16's
         # resolution and the teacher would stall.
         self.ema_teacher = copy.deepcopy(student).float().eval().requires_grad_(False)
@@ -93,6 +97,19 @@ class TacoObjective(CrossEntropyObjective):
 
     def on_optimizer_step(self) -> None:
         ema_update_(self.ema_teacher, self.student, self.config.ema_momentum)
+
+
+def _warn_if_the_projection_outweighs_the_learner(student, projection) -> None:
+    """One warning line when the disposable projection has more parameters than the learner trains (visual prompts,
+    small adapters): it is dropped at export, and it can take the fitting with it (toy-b2n, `--adaptation prompts`,
+    split 0: HM 21 with it, 42 without; docs/learners.md)."""
+    learned = sum(p.numel() for p in student.parameters() if p.requires_grad)
+    head = sum(p.numel() for p in projection.parameters())
+    if learned < head:
+        logger.warning("taco: the specialization projection (%s parameters, dropped at export) is larger than what "
+                       "the learner trains (%s parameters); the exported model may keep little of the training. "
+                       "With such a learner consider --specialization_projection false (docs/learners.md).",
+                       f"{head:,}", f"{learned:,}")
 
 
 __all__ = ["TacoConfig", "TacoObjective"]
