@@ -34,3 +34,10 @@ def build(make_args):
 def make_args():
     """`make_args(tmp_path, method, **overrides)`, see `make_run_args`."""
     return make_run_args
+
+
+@pytest.fixture(scope="session")
+def toy_cache(tmp_path_factory):
+    """One `--cache_dir` for the runs on the toy world's protocols: each protocol is rendered once per test session
+    (its cache key holds its parameters, so runs with other parameters render their own)."""
+    return tmp_path_factory.mktemp("toy-cache")

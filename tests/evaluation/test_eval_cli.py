@@ -30,10 +30,10 @@ def _toy_or_skip():
 
 
 @pytest.mark.slow
-def test_recipe_on_toy_still_with_shipped_clip(tmp_path, capsys):
+def test_recipe_on_toy_still_with_shipped_clip(tmp_path, capsys, toy_cache):
     _toy_or_skip()
     output_dir = tmp_path / "out"
-    code = main(["--protocol", "toy-still", "--output_dir", str(output_dir), "--cache_dir", str(tmp_path / "cache"),
+    code = main(["--protocol", "toy-still", "--output_dir", str(output_dir), "--cache_dir", str(toy_cache),
                  "--templates", "single", "--no_progress"])
     assert code == 0
     results = json.loads((output_dir / "results.json").read_text())

@@ -234,6 +234,8 @@ def test_unreachable_hub_is_an_error_not_a_default(tmp_path):
     """Online (no HF_HUB_OFFLINE) with the Hub unreachable and nothing cached: an error naming the fix, where the
     old code fell back to the default settings (8 frames) without a word."""
     result = run_offline(tmp_path / "empty", """
+        import time
+        time.sleep = lambda seconds: None  # huggingface_hub's five backoff waits (23 s) say nothing here
         from hfvideoclip import VideoClipVideoProcessor
         try:
             VideoClipVideoProcessor.from_pretrained("org/vc", revision="v2")

@@ -115,8 +115,8 @@ def test_remote_code_entry_files_import_everything_they_need_directly():
 
 # ---------------------------------------------------------------------------------------------------- training
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("toy-cache")
+def cache_dir(toy_cache):
+    return toy_cache
 
 
 def train_args(method, model, output_dir, cache_dir, *extra):

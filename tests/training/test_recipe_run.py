@@ -21,10 +21,10 @@ def test_comparable_splits_keep_only_the_trained_base_set():
 
 
 @pytest.mark.slow
-def test_train_recipe_trains_exports_and_evaluates_the_trained_split(tmp_path):
+def test_train_recipe_trains_exports_and_evaluates_the_trained_split(tmp_path, toy_cache):
     out = tmp_path / "run"
     main(["--method", "ce", "--output_dir", str(out), "--max_steps", "2", "--per_device_train_batch_size", "4",
-          "--per_device_eval_batch_size", "64", "--split", "1", "--cache_dir", str(tmp_path / "cache"),
+          "--per_device_eval_batch_size", "64", "--split", "1", "--cache_dir", str(toy_cache),
           "--disable_tqdm", "true"])
     results = json.load(open(out / "results.json"))
     assert results["protocol"] == "toy-b2n"
@@ -40,7 +40,7 @@ def test_train_recipe_trains_exports_and_evaluates_the_trained_split(tmp_path):
 
 
 @pytest.mark.slow
-def test_readme_main_job_says_its_base_model_and_scores_the_starting_model(tmp_path, capsys, monkeypatch):
+def test_readme_main_job_says_its_base_model_and_scores_the_starting_model(tmp_path, capsys, monkeypatch, toy_cache):
     """The README's main job as written (its flags, 2 steps instead of the preset's 300): the console names the
     base model and its size, results.md ends with the starting model's zero-shot row, the run folder has its
     training curves."""
@@ -53,7 +53,7 @@ def test_readme_main_job_says_its_base_model_and_scores_the_starting_model(tmp_p
     argv = shlex.split(command)
     assert argv[:2] == ["--method", "taco"]
     monkeypatch.chdir(tmp_path)
-    main([*argv, "--max_steps", "2", "--logging_steps", "1", "--cache_dir", str(tmp_path / "cache"),
+    main([*argv, "--max_steps", "2", "--logging_steps", "1", "--cache_dir", str(toy_cache),
           "--disable_tqdm", "true", "--per_device_eval_batch_size", "64"])
     printed = capsys.readouterr().out
     assert re.search(r"base model: \S*tiny_clip \(\d+ k parameters, 32-pixel frames", printed), printed[-3000:]
