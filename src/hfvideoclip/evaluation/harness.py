@@ -34,8 +34,9 @@ from tqdm.auto import tqdm
 from ..data.collator import VideoClipCollator
 from ..data.video_column import video_path
 from ..data.workers import resolve_num_workers
+from ..models.video_clip.class_banks import model_device
 from ..models.video_clip.modeling_video_clip import combine_view_logits
-from ..text.class_embeddings import class_bank, model_device
+from ..text.class_embeddings import class_bank
 from ..text.templates import KINETICS_TEMPLATES
 from .metrics import harmonic_mean, mean_std, per_class_accuracy, topk_accuracy
 

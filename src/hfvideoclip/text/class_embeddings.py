@@ -12,35 +12,10 @@ from collections.abc import Sequence
 
 import torch
 
-from ..models.video_clip.class_banks import class_bank_for
-from ..models.video_clip.modeling_video_clip import template_ensemble
+from ..models.video_clip.class_banks import class_bank_for, prompt_set_embeddings
 from .class_descriptions import description_prompts, match_class_descriptions
 from .descriptor_table import descriptor_sets, load_descriptor_table, official_descriptor_table
 from .templates import KINETICS_TEMPLATES, build_class_prompts
-
-
-def model_device(model) -> torch.device:
-    """Device of a model or model-like object (its `device`, else its first parameter's, else CPU)."""
-    device = getattr(model, "device", None)
-    if isinstance(device, torch.device):
-        return device
-    parameters = getattr(model, "parameters", None)
-    if callable(parameters):
-        for parameter in parameters():
-            return parameter.device
-    return torch.device("cpu")
-
-
-def _as_embedding_tensor(output) -> torch.Tensor:
-    """`get_text_features` returns a tensor for `VideoClipModel`; transformers 5's `CLIPModel` returns a
-    `BaseModelOutputWithPooling` whose projected embedding is `.pooler_output`."""
-    if isinstance(output, torch.Tensor):
-        return output
-    pooled = getattr(output, "pooler_output", None)
-    if isinstance(pooled, torch.Tensor):
-        return pooled
-    raise TypeError(f"get_text_features returned {type(output).__name__}; expected a tensor (num_texts, dim) or an "
-                    "output with `.pooler_output`.")
 
 
 @torch.no_grad()
@@ -69,41 +44,6 @@ def class_text_embeddings(model, tokenizer, class_names: Sequence[str],
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     prompts = build_class_prompts(class_names, templates)  # validates the templates
     return prompt_set_embeddings(model, tokenizer, prompts, batch_size, device)
-
-
-@torch.no_grad()
-def prompt_set_embeddings(model, tokenizer, prompts: Sequence[Sequence[str]], batch_size: int = 256,
-                          device: torch.device | str | None = None) -> torch.Tensor:
-    """(C, D) unit-norm class embeddings from K prompts per class (`prompts[c]`, K the same for every class): each
-    prompt embedded, L2-normalised, averaged over K and renormalised (`template_ensemble`), `batch_size` prompts
-    (whole classes) per forward. Prompts longer than the text tower's positions are cut with end-of-text kept."""
-    num_prompts = len(prompts[0])
-    classes_per_batch = max(1, batch_size // num_prompts)
-    device = torch.device(device) if device is not None else model_device(model)
-    get_class_embeddings = getattr(model, "get_class_embeddings", None)
-    positions = getattr(getattr(getattr(model, "config", None), "text_config", None), "max_position_embeddings", None)
-    limit = ({"max_length": min(getattr(tokenizer, "model_max_length", positions), positions)}
-             if isinstance(positions, int) else {})
-
-    chunks = []
-    for start in range(0, len(prompts), classes_per_batch):
-        chunk = prompts[start:start + classes_per_batch]
-        flat = [prompt for class_prompts in chunk for prompt in class_prompts]
-        tokens = tokenizer(flat, padding=True, truncation=True, return_tensors="pt", **limit)
-        input_ids = tokens["input_ids"].to(device)
-        attention_mask = tokens.get("attention_mask") if hasattr(tokens, "get") else None
-        if attention_mask is not None:
-            attention_mask = attention_mask.to(device)
-        if callable(get_class_embeddings):
-            shape = (len(chunk), num_prompts, input_ids.shape[-1])
-            embeds = get_class_embeddings(input_ids.view(shape),
-                                          attention_mask.view(shape) if attention_mask is not None else None)
-        else:
-            features = _as_embedding_tensor(model.get_text_features(input_ids=input_ids,
-                                                                    attention_mask=attention_mask))
-            embeds = template_ensemble(features.float().view(len(chunk), num_prompts, -1))
-        chunks.append(embeds.float())
-    return torch.cat(chunks)
 
 
 def uses_descriptors(model) -> bool:

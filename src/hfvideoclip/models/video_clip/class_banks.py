@@ -11,38 +11,84 @@ from __future__ import annotations
 
 import torch
 
-from .modeling_video_clip import VideoClipDescriptorBank, pad_descriptor_rows
+from .modeling_video_clip import VideoClipDescriptorBank, pad_descriptor_rows, template_ensemble
 from .prompt_templates import KINETICS_TEMPLATES, ost_descriptor_prompts
 
 
 def tokenize_rows(tokenizer, rows: list[list[str]], device, max_positions: int | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """C rows of K prompts (same K) -> `input_ids`, `attention_mask` of shape (C, K, L) on `device`, L at most
-    min(`tokenizer.model_max_length`, `max_positions`): longer prompts are cut keeping end-of-text last."""
+    min(`tokenizer.model_max_length`, `max_positions`): longer prompts are cut keeping end-of-text last. The mask is
+    None for a tokenizer that returns none."""
     limit = ({"max_length": min(getattr(tokenizer, "model_max_length", max_positions), max_positions)}
              if max_positions else {})
     encoded = tokenizer([prompt for row in rows for prompt in row], padding=True, truncation=True,
                         return_tensors="pt", **limit)
     shape = (len(rows), -1, encoded["input_ids"].shape[-1])
-    return encoded["input_ids"].view(shape).to(device), encoded["attention_mask"].view(shape).to(device)
+    mask = encoded.get("attention_mask") if hasattr(encoded, "get") else None
+    return encoded["input_ids"].view(shape).to(device), None if mask is None else mask.view(shape).to(device)
+
+
+def model_device(model) -> torch.device:
+    """Device of a model or model-like object (its `device`, else its first parameter's, else CPU)."""
+    device = getattr(model, "device", None)
+    if isinstance(device, torch.device):
+        return device
+    parameters = getattr(model, "parameters", None)
+    if callable(parameters):
+        for parameter in parameters():
+            return parameter.device
+    return torch.device("cpu")
+
+
+def _as_embedding_tensor(output) -> torch.Tensor:
+    """`get_text_features` returns a tensor for `VideoClipModel`; transformers 5's `CLIPModel` returns a
+    `BaseModelOutputWithPooling` whose projected embedding is `.pooler_output`."""
+    if isinstance(output, torch.Tensor):
+        return output
+    pooled = getattr(output, "pooler_output", None)
+    if isinstance(pooled, torch.Tensor):
+        return pooled
+    raise TypeError(f"get_text_features returned {type(output).__name__}; expected a tensor (num_texts, dim) or an "
+                    "output with `.pooler_output`.")
 
 
 @torch.no_grad()
+def prompt_set_embeddings(model, tokenizer, prompts, batch_size: int = 256,
+                          device: torch.device | str | None = None) -> torch.Tensor:
+    """(C, D) float32 class embeddings from K prompts per class (`prompts[c]`, K the same for every class),
+    `batch_size` prompts (whole classes) per forward, prompts longer than the text tower's positions cut with
+    end-of-text kept. A model of this folder embeds each class with `get_class_embeddings` (C, K, L) (its template
+    ensemble); any other model (a plain `CLIPModel`) through `get_text_features` and `template_ensemble`."""
+    num_prompts = len(prompts[0])
+    classes_per_batch = max(1, batch_size // num_prompts)
+    device = torch.device(device) if device is not None else model_device(model)
+    get_class_embeddings = getattr(model, "get_class_embeddings", None)
+    positions = getattr(getattr(getattr(model, "config", None), "text_config", None), "max_position_embeddings", None)
+    chunks = []
+    for start in range(0, len(prompts), classes_per_batch):
+        chunk = [list(class_prompts) for class_prompts in prompts[start:start + classes_per_batch]]
+        input_ids, attention_mask = tokenize_rows(tokenizer, chunk, device,
+                                                  positions if isinstance(positions, int) else None)
+        if callable(get_class_embeddings):
+            embeds = get_class_embeddings(input_ids, attention_mask)
+        else:
+            length = input_ids.shape[-1]
+            features = _as_embedding_tensor(model.get_text_features(
+                input_ids=input_ids.reshape(-1, length),
+                attention_mask=None if attention_mask is None else attention_mask.reshape(-1, length)))
+            embeds = template_ensemble(features.float().view(len(chunk), num_prompts, -1))
+        chunks.append(embeds.float())
+    return torch.cat(chunks)
+
+
 def template_class_embeddings(model, tokenizer, class_names, templates=None, batch_size: int = 256,
                               device: torch.device | str | None = None) -> torch.Tensor:
-    """Template-ensemble class embeddings (C, D), float32, unit norm: every template filled with every name,
-    tokenised with `tokenizer` and embedded `batch_size` prompts (whole classes) at a time on `device` (default
-    the model's)."""
-    names, templates = list(class_names), list(templates or KINETICS_TEMPLATES)
-    device = torch.device(device) if device is not None else model.logit_scale.device
-    per_batch = max(1, batch_size // len(templates))
-    chunks = []
-    for start in range(0, len(names), per_batch):
-        chunk = names[start:start + per_batch]
-        ids, mask = tokenize_rows(tokenizer, [[t.format(n) for t in templates] for n in chunk], device,
-                                  model.config.text_config.max_position_embeddings)
-        chunks.append(model.get_class_embeddings(ids, mask).float())
-    return torch.cat(chunks)
+    """Template-ensemble class embeddings (C, D), float32: every template (default the 28 Kinetics templates) filled
+    with every name, embedded by `prompt_set_embeddings`."""
+    templates = list(templates or KINETICS_TEMPLATES)
+    return prompt_set_embeddings(model, tokenizer, [[t.format(n) for t in templates] for n in class_names],
+                                 batch_size, device)
 
 
 @torch.no_grad()
@@ -76,4 +122,4 @@ def class_bank_for(model, tokenizer, class_names, templates=None, descriptors=No
     return VideoClipDescriptorBank(banks["spatial"], banks["temporal"], masks["spatial"], masks["temporal"])
 
 
-__all__ = ["class_bank_for", "template_class_embeddings", "tokenize_rows"]
+__all__ = ["class_bank_for", "model_device", "prompt_set_embeddings", "template_class_embeddings", "tokenize_rows"]
