@@ -46,17 +46,8 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPConfig, CLIPModel
 
-from hfvideoclip.training.toy_pretraining import (
-    CAPTION_TEMPLATES,
-    IMAGE_SIZE,
-    normalize,
-    resize_frames,
-    still_frames,
-    through_mp4,
-    write_preprocessor_config,
-    zero_shot_motion_accuracy,
-    zero_shot_still_accuracy,
-)
+from hfvideoclip.data.augment import to_grayscale
+from hfvideoclip.text.templates import KINETICS_TEMPLATES
 from hfvideoclip.toy.render import render_clip
 from hfvideoclip.toy.tokenizer import save_tokenizer
 from hfvideoclip.toy.world import (
@@ -77,8 +68,17 @@ from hfvideoclip.toy.world import (
     motion_shape_name,
     seen_pairs,
 )
-from hfvideoclip.data.augment import to_grayscale
-from hfvideoclip.text.templates import KINETICS_TEMPLATES
+from hfvideoclip.training.toy_pretraining import (
+    CAPTION_TEMPLATES,
+    IMAGE_SIZE,
+    normalize,
+    resize_frames,
+    still_frames,
+    through_mp4,
+    write_preprocessor_config,
+    zero_shot_motion_accuracy,
+    zero_shot_still_accuracy,
+)
 
 PRETRAIN_MOTIONS = list(MOTIONS)
 PRETRAIN_COLOURS = list(PALETTE)  # the protocol colours plus PRETRAINING_COLOURS

@@ -213,7 +213,6 @@ class VideoXClipModel(VideoClipPreTrainedModel):
             features = full_precision(features)
             return template_ensemble(features) * features.norm(dim=-1).mean(dim=1, keepdim=True)
 
-
     # ------------------------------------------------------------------ scoring
     def video_conditioned_class_embeddings(self, class_embeds: torch.Tensor, context: XClipVideoContext
                                            ) -> torch.Tensor:
